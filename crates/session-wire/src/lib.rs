@@ -1,0 +1,14 @@
+#![doc = include_str!("../README.md")]
+
+mod error;
+pub mod frame;
+mod hash;
+pub mod message;
+pub mod padding;
+pub mod protos;
+pub mod rpc;
+
+pub use error::WireError;
+pub use frame::{encode_frame, parse_frame, Frame, LayerRoute};
+pub use hash::message_hash;
+pub use message::{decode_text_message, encode_text_message, OutgoingText, ReceivedText};

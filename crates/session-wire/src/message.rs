@@ -1,0 +1,147 @@
+//! 1:1 text messages, from text to the bytes stored in the recipient's namespace 0 and back.
+//!
+//! `Content{dataMessage{body, timestamp, profile}}` is padded, encrypted with Session Protocol v1,
+//! put in `Envelope{type=SESSION_MESSAGE, sourceDevice=1, timestamp, content}`, and that in
+//! `WebSocketMessage{type=REQUEST, request{verb="PUT", path="/api/v1/message", body, requestId=0}}`.
+
+use prost::Message as _;
+use session_crypto::{
+    decrypt_incoming, encrypt_for_recipient, AccountId, CryptoRngCore, IdentityKeyPair,
+};
+
+use crate::error::WireError;
+use crate::padding::{pad, unpad};
+use crate::protos::{envelope, web_socket_message, Content, DataMessage, Envelope, LokiProfile};
+use crate::protos::{WebSocketMessage, WebSocketRequestMessage};
+use crate::rpc::MAX_MESSAGE_BYTES;
+
+/// A text message to send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutgoingText<'a> {
+    /// The text.
+    pub text: &'a str,
+    /// The sender's display name, shown to the recipient.
+    pub display_name: Option<&'a str>,
+    /// The sender's timestamp, Unix milliseconds; it also identifies the message.
+    pub timestamp_ms: u64,
+}
+
+/// A text message received and verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceivedText {
+    /// The verified sender.
+    pub sender: AccountId,
+    /// The sender's timestamp, Unix milliseconds.
+    pub timestamp_ms: u64,
+    /// The text.
+    pub text: String,
+    /// The display name the sender gave, if any.
+    pub display_name: Option<String>,
+}
+
+/// Encrypts `message` from `sender` to `recipient` and wraps it as the bytes stored in the
+/// recipient's namespace 0. Fails with [`WireError::TooLarge`] past the 76,800-byte limit.
+pub fn encode_text_message(
+    sender: &IdentityKeyPair,
+    recipient: &AccountId,
+    message: OutgoingText<'_>,
+    rng: &mut impl CryptoRngCore,
+) -> Result<Vec<u8>, WireError> {
+    let content = Content {
+        data_message: Some(DataMessage {
+            body: Some(message.text.to_owned()),
+            timestamp: Some(message.timestamp_ms),
+            profile: message.display_name.map(|name| LokiProfile {
+                display_name: Some(name.to_owned()),
+                profile_picture: None,
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let padded = pad(&content.encode_to_vec());
+    // Refuse early, before paying for encryption, when the result cannot fit.
+    if padded.len() > MAX_MESSAGE_BYTES {
+        return Err(WireError::TooLarge {
+            size: padded.len(),
+            max: MAX_MESSAGE_BYTES,
+        });
+    }
+    let ciphertext = encrypt_for_recipient(sender, &recipient.x25519(), &padded, rng)?;
+    let envelope = Envelope {
+        r#type: envelope::Type::SessionMessage as i32,
+        source: None,
+        source_device: Some(1),
+        timestamp: message.timestamp_ms,
+        content: Some(ciphertext),
+        server_timestamp: None,
+    };
+    let stored = WebSocketMessage {
+        r#type: Some(web_socket_message::Type::Request as i32),
+        request: Some(WebSocketRequestMessage {
+            verb: Some("PUT".into()),
+            path: Some("/api/v1/message".into()),
+            body: Some(envelope.encode_to_vec()),
+            headers: Vec::new(),
+            request_id: Some(0),
+        }),
+        response: None,
+    }
+    .encode_to_vec();
+    if stored.len() > MAX_MESSAGE_BYTES {
+        return Err(WireError::TooLarge {
+            size: stored.len(),
+            max: MAX_MESSAGE_BYTES,
+        });
+    }
+    Ok(stored)
+}
+
+/// Unwraps the envelope of stored bytes, without decrypting it.
+pub fn decode_envelope(stored: &[u8]) -> Result<Envelope, WireError> {
+    let message = WebSocketMessage::decode(stored).map_err(|e| WireError::Protobuf {
+        what: "WebSocketMessage",
+        reason: e.to_string(),
+    })?;
+    let body = match message {
+        WebSocketMessage {
+            r#type: Some(t),
+            request:
+                Some(WebSocketRequestMessage {
+                    body: Some(body), ..
+                }),
+            ..
+        } if t == web_socket_message::Type::Request as i32 => body,
+        _ => return Err(WireError::NotARequest),
+    };
+    Envelope::decode(body.as_slice()).map_err(|e| WireError::Protobuf {
+        what: "Envelope",
+        reason: e.to_string(),
+    })
+}
+
+/// Decrypts and verifies stored bytes addressed to `recipient`, returning the sender, the
+/// timestamp and the text. Malformed, tampered or misaddressed input is an error.
+pub fn decode_text_message(
+    recipient: &IdentityKeyPair,
+    stored: &[u8],
+) -> Result<ReceivedText, WireError> {
+    let envelope = decode_envelope(stored)?;
+    if envelope.r#type != envelope::Type::SessionMessage as i32 {
+        return Err(WireError::WrongEnvelopeType(envelope.r#type));
+    }
+    let ciphertext = envelope.content.ok_or(WireError::MissingContent)?;
+    let (padded, sender) = decrypt_incoming(recipient, &ciphertext)?;
+    let content = Content::decode(unpad(&padded)).map_err(|e| WireError::Protobuf {
+        what: "Content",
+        reason: e.to_string(),
+    })?;
+    let data = content.data_message.ok_or(WireError::NoText)?;
+    let text = data.body.ok_or(WireError::NoText)?;
+    Ok(ReceivedText {
+        sender,
+        timestamp_ms: envelope.timestamp,
+        text,
+        display_name: data.profile.and_then(|p| p.display_name),
+    })
+}
