@@ -1,0 +1,132 @@
+//! A small HTTPS client for talking to nodes whose Ed25519 keys are known.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper_util::rt::TokioIo;
+use rustls::pki_types::ServerName;
+use session_crypto::Ed25519PublicKey;
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+
+use crate::tls::{client_config, TLS_SERVER_NAME};
+use crate::NetError;
+
+/// Largest response body accepted (a full `retrieve` is 7.8 MB plus JSON and base64 overhead).
+pub const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
+
+/// A node to talk to: where it listens and the identity it must prove.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct NodeAddress {
+    /// HTTPS address.
+    pub addr: SocketAddr,
+    /// The node's Ed25519 identity key.
+    pub key: Ed25519PublicKey,
+}
+
+/// An HTTP status and body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    /// HTTP status code.
+    pub status: u16,
+    /// Response body.
+    pub body: Bytes,
+}
+
+/// An open HTTPS connection to one verified node, reusable for many requests.
+pub struct Connection {
+    sender: hyper::client::conn::http1::SendRequest<Full<Bytes>>,
+    node: NodeAddress,
+}
+
+impl Connection {
+    /// Connects to `node`, refusing it unless it proves its Ed25519 key, within `timeout`.
+    pub async fn open(node: NodeAddress, timeout: Duration) -> Result<Self, NetError> {
+        tokio::time::timeout(timeout, Self::open_inner(node))
+            .await
+            .map_err(|_| NetError::Timeout)?
+    }
+
+    async fn open_inner(node: NodeAddress) -> Result<Self, NetError> {
+        let tcp = TcpStream::connect(node.addr)
+            .await
+            .map_err(|e| NetError::Connect(e.to_string()))?;
+        let _ = tcp.set_nodelay(true);
+        let connector = TlsConnector::from(client_config(node.key)?);
+        let name = ServerName::try_from(TLS_SERVER_NAME)
+            .map_err(|e| NetError::Certificate(e.to_string()))?;
+        let tls = connector.connect(name, tcp).await.map_err(|e| {
+            if e.to_string().contains("certificate") || e.to_string().contains("signature") {
+                NetError::WrongIdentity {
+                    expected: node.key,
+                    detail: e.to_string(),
+                }
+            } else {
+                NetError::Tls(e.to_string())
+            }
+        })?;
+        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+            .await
+            .map_err(|e| NetError::Http(e.to_string()))?;
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "peer connection closed");
+            }
+        });
+        Ok(Self { sender, node })
+    }
+
+    /// The node this connection is verified for.
+    pub fn node(&self) -> NodeAddress {
+        self.node
+    }
+
+    /// Sends `POST path` with `body` and reads the whole response, within `timeout`.
+    pub async fn post(
+        &mut self,
+        path: &str,
+        body: Vec<u8>,
+        timeout: Duration,
+    ) -> Result<Response, NetError> {
+        tokio::time::timeout(timeout, self.post_inner(path, body))
+            .await
+            .map_err(|_| NetError::Timeout)?
+    }
+
+    async fn post_inner(&mut self, path: &str, body: Vec<u8>) -> Result<Response, NetError> {
+        self.sender
+            .ready()
+            .await
+            .map_err(|e| NetError::Http(e.to_string()))?;
+        let request = http::Request::post(path)
+            .header(http::header::HOST, TLS_SERVER_NAME)
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .body(Full::new(Bytes::from(body)))
+            .map_err(|e| NetError::Http(e.to_string()))?;
+        let response = self
+            .sender
+            .send_request(request)
+            .await
+            .map_err(|e| NetError::Http(e.to_string()))?;
+        let status = response.status().as_u16();
+        let body = Limited::new(response.into_body(), MAX_RESPONSE_BYTES)
+            .collect()
+            .await
+            .map_err(|e| NetError::Http(e.to_string()))?
+            .to_bytes();
+        Ok(Response { status, body })
+    }
+}
+
+/// Opens a connection, sends one `POST`, and closes it.
+pub async fn post_once(
+    node: NodeAddress,
+    path: &str,
+    body: Vec<u8>,
+    timeout: Duration,
+) -> Result<Response, NetError> {
+    let mut connection = Connection::open(node, timeout).await?;
+    connection.post(path, body, timeout).await
+}

@@ -1,0 +1,39 @@
+#![doc = include_str!("../README.md")]
+
+pub mod client;
+pub mod tls;
+
+pub use client::{post_once, Connection, NodeAddress, Response};
+pub use tls::{client_config, identity_certificate, server_config, ExpectedKeyVerifier};
+
+use session_crypto::Ed25519PublicKey;
+
+/// Network errors, grouped by what the caller can do: try another node (connect, timeout), or
+/// distrust this one (wrong identity).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum NetError {
+    /// The TCP connection failed.
+    #[error("could not connect: {0}")]
+    Connect(String),
+    /// The peer did not prove the expected Ed25519 identity.
+    #[error("peer is not the node {expected}: {detail}")]
+    WrongIdentity {
+        /// The key the peer had to prove.
+        expected: Ed25519PublicKey,
+        /// What TLS reported.
+        detail: String,
+    },
+    /// Another TLS failure.
+    #[error("TLS failure: {0}")]
+    Tls(String),
+    /// An HTTP-level failure.
+    #[error("HTTP failure: {0}")]
+    Http(String),
+    /// The operation did not finish in time.
+    #[error("timed out")]
+    Timeout,
+    /// A certificate or TLS configuration could not be built.
+    #[error("certificate error: {0}")]
+    Certificate(String),
+}

@@ -1,0 +1,153 @@
+//! Node configuration: a TOML file, overridden by command-line flags, validated at start-up.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::NodeError;
+use crate::storage::Durability;
+
+/// Everything a node needs to start. Field names are the TOML keys.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeConfig {
+    /// Directory for the identity key, the database and the TLS certificate.
+    pub data_dir: PathBuf,
+    /// HTTPS listen address (port 0 picks a free port).
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// The address advertised to clients; defaults to the listen IP.
+    #[serde(default)]
+    pub public_ip: Option<IpAddr>,
+    /// Prometheus metrics listen address (plain HTTP); none disables metrics.
+    #[serde(default)]
+    pub metrics_listen: Option<SocketAddr>,
+    /// Largest database size, in MiB; stores beyond it get HTTP 507.
+    #[serde(default = "default_storage_cap_mb")]
+    pub storage_cap_mb: u64,
+    /// Commit durability: `normal` (survives a process crash) or `full` (also power loss).
+    #[serde(default)]
+    pub durability: Durability,
+    /// Seconds between sweeps of expired messages.
+    #[serde(default = "default_sweep_interval")]
+    pub sweep_interval_secs: u64,
+    /// Per-client-IP request rate limit.
+    #[serde(default)]
+    pub rate_limit: RateLimitConfig,
+    /// Most simultaneous client connections.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// Log filter (`tracing` syntax), e.g. `info` or `session_node=debug`.
+    #[serde(default = "default_log")]
+    pub log: String,
+}
+
+/// Token-bucket rate limit per client IP.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitConfig {
+    /// Sustained requests per second (the reference allows 300).
+    pub requests_per_second: f64,
+    /// Requests allowed in a burst above the sustained rate.
+    pub burst: f64,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        Self {
+            requests_per_second: 300.0,
+            burst: 600.0,
+        }
+    }
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 22021))
+}
+fn default_storage_cap_mb() -> u64 {
+    2048
+}
+fn default_sweep_interval() -> u64 {
+    10
+}
+fn default_max_connections() -> usize {
+    4096
+}
+fn default_log() -> String {
+    "info".to_owned()
+}
+
+impl NodeConfig {
+    /// A configuration with defaults and the given data directory.
+    pub fn with_data_dir(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            data_dir: data_dir.into(),
+            listen: default_listen(),
+            public_ip: None,
+            metrics_listen: None,
+            storage_cap_mb: default_storage_cap_mb(),
+            durability: Durability::default(),
+            sweep_interval_secs: default_sweep_interval(),
+            rate_limit: RateLimitConfig::default(),
+            max_connections: default_max_connections(),
+            log: default_log(),
+        }
+    }
+
+    /// Reads and validates a TOML file.
+    pub fn load(path: &Path) -> Result<Self, NodeError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| NodeError::io(format!("reading {}", path.display()), e))?;
+        Self::parse(&text)
+    }
+
+    /// Parses and validates TOML text.
+    pub fn parse(text: &str) -> Result<Self, NodeError> {
+        let config: Self = toml::from_str(text).map_err(|e| NodeError::Config(e.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks every field, naming the first bad one.
+    pub fn validate(&self) -> Result<(), NodeError> {
+        let bad = |field: &str, why: &str| Err(NodeError::Config(format!("{field}: {why}")));
+        if self.data_dir.as_os_str().is_empty() {
+            return bad("data_dir", "must not be empty");
+        }
+        if self.storage_cap_mb == 0 {
+            return bad("storage_cap_mb", "must be at least 1");
+        }
+        if self.sweep_interval_secs == 0 || self.sweep_interval_secs > 3600 {
+            return bad("sweep_interval_secs", "must be 1 to 3600");
+        }
+        let rate = self.rate_limit;
+        if !(rate.requests_per_second.is_finite() && rate.requests_per_second > 0.0) {
+            return bad(
+                "rate_limit.requests_per_second",
+                "must be a positive number",
+            );
+        }
+        if !(rate.burst.is_finite() && rate.burst >= 1.0) {
+            return bad("rate_limit.burst", "must be at least 1");
+        }
+        if self.max_connections == 0 {
+            return bad("max_connections", "must be at least 1");
+        }
+        if self
+            .metrics_listen
+            .is_some_and(|m| m == self.listen && m.port() != 0)
+        {
+            return bad("metrics_listen", "must differ from listen");
+        }
+        if tracing_subscriber::EnvFilter::try_new(&self.log).is_err() {
+            return bad("log", "is not a valid log filter");
+        }
+        Ok(())
+    }
+
+    /// The storage cap in bytes.
+    pub fn storage_cap_bytes(&self) -> u64 {
+        self.storage_cap_mb.saturating_mul(1024 * 1024)
+    }
+}

@@ -1,0 +1,57 @@
+//! The node's Ed25519 identity, kept in `identity.key` in the data directory (mode 0600).
+
+use std::io::{Read, Write};
+use std::path::Path;
+
+use session_crypto::{Ed25519Seed, IdentityKeyPair, OsRng};
+use zeroize::Zeroizing;
+
+use crate::error::NodeError;
+
+/// File name of the identity seed inside the data directory.
+pub const IDENTITY_FILE: &str = "identity.key";
+
+/// Loads the identity seed from `dir`, creating it (32 random bytes, mode 0600) on first start.
+pub fn load_or_create(dir: &Path) -> Result<(Ed25519Seed, IdentityKeyPair), NodeError> {
+    let path = dir.join(IDENTITY_FILE);
+    let seed = match std::fs::File::open(&path) {
+        Ok(mut file) => {
+            let mut bytes = Zeroizing::new(Vec::new());
+            file.read_to_end(&mut bytes)
+                .map_err(|e| NodeError::io(format!("reading {}", path.display()), e))?;
+            let array: [u8; 32] = bytes.as_slice().try_into().map_err(|_| {
+                NodeError::Config(format!(
+                    "{} must hold exactly 32 bytes, found {}",
+                    path.display(),
+                    bytes.len()
+                ))
+            })?;
+            Ed25519Seed::from_bytes(array)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let seed = Ed25519Seed::generate(&mut OsRng);
+            write_private(&path, seed.as_bytes())?;
+            seed
+        }
+        Err(e) => return Err(NodeError::io(format!("opening {}", path.display()), e)),
+    };
+    let keys = seed.key_pair();
+    Ok((seed, keys))
+}
+
+/// Creates `path` with mode 0600 and writes `bytes`, failing if it exists.
+fn write_private(path: &Path, bytes: &[u8]) -> Result<(), NodeError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(path)
+        .map_err(|e| NodeError::io(format!("creating {}", path.display()), e))?;
+    file.write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .map_err(|e| NodeError::io(format!("writing {}", path.display()), e))
+}

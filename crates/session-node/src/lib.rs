@@ -1,0 +1,177 @@
+#![doc = include_str!("../README.md")]
+
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod identity;
+pub mod metrics;
+pub mod ratelimit;
+pub mod rpc;
+pub mod server;
+pub mod storage;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use session_crypto::Ed25519PublicKey;
+use session_wire::rpc::SnodeInfo;
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
+
+pub use config::NodeConfig;
+pub use error::{NodeError, RpcError};
+
+use crate::metrics::Metrics;
+use crate::ratelimit::RateLimiter;
+use crate::rpc::RpcContext;
+use crate::server::{now_ms, serve_https, serve_metrics, Service};
+use crate::storage::Storage;
+
+/// Database file name inside the data directory.
+pub const DATABASE_FILE: &str = "messages.sqlite";
+/// TLS certificate file name inside the data directory (written for operators; derived from the
+/// identity key at every start).
+pub const CERTIFICATE_FILE: &str = "tls-cert.der";
+
+/// A started node: its addresses and key, and the handle that stops it.
+pub struct RunningNode {
+    /// The node's Ed25519 identity key.
+    pub public_key: Ed25519PublicKey,
+    /// Where it serves HTTPS.
+    pub https_addr: SocketAddr,
+    /// Where it serves metrics, if enabled.
+    pub metrics_addr: Option<SocketAddr>,
+    storage: Arc<Storage>,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl RunningNode {
+    /// Starts a node: creates or loads its identity, opens the database, binds its sockets.
+    pub async fn start(config: NodeConfig) -> Result<Self, NodeError> {
+        config.validate()?;
+        std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+            NodeError::io(
+                format!("creating data_dir {}", config.data_dir.display()),
+                e,
+            )
+        })?;
+        let (seed, keys) = identity::load_or_create(&config.data_dir)?;
+        let (cert, _) = session_net::identity_certificate(seed.as_bytes())?;
+        let cert_path = config.data_dir.join(CERTIFICATE_FILE);
+        std::fs::write(&cert_path, cert.as_ref())
+            .map_err(|e| NodeError::io(format!("writing {}", cert_path.display()), e))?;
+        let tls = session_net::server_config(seed.as_bytes())?;
+        drop(seed);
+
+        let storage = Arc::new(Storage::open(
+            &config.data_dir.join(DATABASE_FILE),
+            config.storage_cap_bytes(),
+            config.durability,
+        )?);
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(|e| NodeError::io(format!("binding listen {}", config.listen), e))?;
+        let https_addr = listener
+            .local_addr()
+            .map_err(|e| NodeError::io("reading the listen address", e))?;
+        let public_key = keys.ed25519_public();
+        let listing = SnodeInfo {
+            ip: config.public_ip.unwrap_or(https_addr.ip()).to_string(),
+            port_https: https_addr.port(),
+            port_omq: 0,
+            pubkey_ed25519: public_key.to_string(),
+            pubkey_x25519: keys.x25519_public().to_string(),
+            pubkey_legacy: public_key.to_string(),
+        };
+        let service = Arc::new(Service {
+            rpc: Arc::new(RpcContext {
+                storage: storage.clone(),
+                identity: Arc::new(keys),
+                listing,
+            }),
+            limiter: RateLimiter::new(config.rate_limit),
+            metrics: Arc::new(Metrics::default()),
+            connections: Arc::new(Semaphore::new(config.max_connections)),
+        });
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let mut tasks = vec![tokio::spawn(serve_https(
+            listener,
+            TlsAcceptor::from(tls),
+            service.clone(),
+            shutdown_rx.clone(),
+        ))];
+
+        let metrics_addr = match config.metrics_listen {
+            Some(addr) => {
+                let listener = TcpListener::bind(addr)
+                    .await
+                    .map_err(|e| NodeError::io(format!("binding metrics_listen {addr}"), e))?;
+                let bound = listener
+                    .local_addr()
+                    .map_err(|e| NodeError::io("reading the metrics address", e))?;
+                tasks.push(tokio::spawn(serve_metrics(
+                    listener,
+                    service.clone(),
+                    shutdown_rx.clone(),
+                )));
+                Some(bound)
+            }
+            None => None,
+        };
+        tasks.push(tokio::spawn(sweep_expired(
+            storage.clone(),
+            Duration::from_secs(config.sweep_interval_secs),
+            shutdown_rx,
+        )));
+        tracing::info!(%public_key, %https_addr, "service node started");
+        Ok(Self {
+            public_key,
+            https_addr,
+            metrics_addr,
+            storage,
+            shutdown,
+            tasks,
+        })
+    }
+
+    /// The node's database (for tests and tools in the same process).
+    pub fn storage(&self) -> &Storage {
+        &self.storage
+    }
+
+    /// Stops accepting, lets in-flight requests finish (up to 10 s), and stops every task.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+        tracing::info!("service node stopped");
+    }
+}
+
+/// Deletes expired messages every `interval` until shutdown.
+async fn sweep_expired(
+    storage: Arc<Storage>,
+    interval: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            _ = shutdown.changed() => return,
+        }
+        let storage = storage.clone();
+        match tokio::task::spawn_blocking(move || storage.sweep_expired(now_ms())).await {
+            Ok(Ok(0)) => {}
+            Ok(Ok(swept)) => tracing::debug!(swept, "expired messages deleted"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "sweeping expired messages failed"),
+            Err(e) => tracing::warn!(error = %e, "sweeper task failed"),
+        }
+    }
+}

@@ -1,0 +1,267 @@
+//! The HTTPS listener, request routing and protection (rate limit, body limit, timeouts), and the
+//! plain-HTTP metrics listener.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http::{header, Method, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use session_wire::rpc::Request;
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Semaphore};
+use tokio_rustls::TlsAcceptor;
+
+use crate::metrics::Metrics;
+use crate::ratelimit::RateLimiter;
+use crate::rpc::RpcContext;
+
+/// Largest request body; larger ones are refused before they are read whole.
+pub const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
+/// Time a client has to finish the TLS handshake and to send request headers.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Time a client has to send a request body.
+const BODY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Shared state of the HTTPS service.
+pub struct Service {
+    /// RPC handlers.
+    pub rpc: Arc<RpcContext>,
+    /// Per-IP rate limiter.
+    pub limiter: RateLimiter,
+    /// Counters.
+    pub metrics: Arc<Metrics>,
+    /// Connection slots.
+    pub connections: Arc<Semaphore>,
+}
+
+/// The node's clock in Unix milliseconds.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+type HttpResponse = hyper::Response<Full<Bytes>>;
+
+fn text(status: u16, message: impl Into<String>) -> HttpResponse {
+    let mut response = hyper::Response::new(Full::new(Bytes::from(message.into())));
+    *response.status_mut() =
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
+
+fn json(body: &serde_json::Value) -> HttpResponse {
+    let bytes = serde_json::to_vec(body).unwrap_or_default();
+    let mut response = hyper::Response::new(Full::new(Bytes::from(bytes)));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+/// Accepts HTTPS connections until `shutdown` turns true, then lets open connections finish.
+pub async fn serve_https(
+    listener: TcpListener,
+    acceptor: TlsAcceptor,
+    service: Arc<Service>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut tasks = tokio::task::JoinSet::new();
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = shutdown.changed() => break,
+        };
+        let (tcp, peer) = match accepted {
+            Ok(pair) => pair,
+            Err(e) => {
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = service.connections.clone().try_acquire_owned() else {
+            tracing::debug!("connection limit reached; dropping a connection");
+            continue;
+        };
+        let acceptor = acceptor.clone();
+        let service = service.clone();
+        let shutdown = shutdown.clone();
+        tasks.spawn(async move {
+            let _permit = permit;
+            serve_connection(tcp, peer, acceptor, service, shutdown).await;
+        });
+        // Reap finished connection tasks so the set stays small.
+        while tasks.try_join_next().is_some() {}
+    }
+    // Stop accepting; give in-flight requests time to finish.
+    let drain = async { while tasks.join_next().await.is_some() {} };
+    if tokio::time::timeout(Duration::from_secs(10), drain)
+        .await
+        .is_err()
+    {
+        tracing::warn!("some connections did not finish within 10 s of shutdown");
+    }
+}
+
+async fn serve_connection(
+    tcp: tokio::net::TcpStream,
+    peer: SocketAddr,
+    acceptor: TlsAcceptor,
+    service: Arc<Service>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let _ = tcp.set_nodelay(true);
+    let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+        Ok(Ok(tls)) => tls,
+        Ok(Err(e)) => {
+            tracing::debug!(error = %e, "TLS handshake failed");
+            return;
+        }
+        Err(_) => {
+            tracing::debug!("TLS handshake timed out");
+            return;
+        }
+    };
+    let handler = hyper::service::service_fn(move |request| {
+        let service = service.clone();
+        async move { Ok::<_, Infallible>(handle(request, peer, &service).await) }
+    });
+    let connection = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HANDSHAKE_TIMEOUT)
+        .max_buf_size(64 * 1024)
+        .serve_connection(TokioIo::new(tls), handler);
+    tokio::pin!(connection);
+    tokio::select! {
+        result = connection.as_mut() => {
+            if let Err(e) = result {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        }
+        _ = shutdown.changed() => {
+            connection.as_mut().graceful_shutdown();
+            let _ = connection.await;
+        }
+    }
+}
+
+async fn handle(
+    request: hyper::Request<Incoming>,
+    peer: SocketAddr,
+    service: &Service,
+) -> HttpResponse {
+    let started = Instant::now();
+    if !service.limiter.allow(peer.ip(), started) {
+        service.metrics.record_rate_limited();
+        return text(
+            429,
+            "rate limit exceeded: too many requests from this address",
+        );
+    }
+    let (method, status, response) = route(request, service).await;
+    service.metrics.record(method, status, started.elapsed());
+    tracing::debug!(method, status, "request");
+    response
+}
+
+/// Routes one request; returns the RPC method (for metrics), the status and the response.
+async fn route(
+    request: hyper::Request<Incoming>,
+    service: &Service,
+) -> (&'static str, u16, HttpResponse) {
+    if request.method() != Method::POST {
+        return ("none", 405, text(405, "only POST is supported"));
+    }
+    if request.uri().path() != "/storage_rpc/v1" {
+        return ("none", 404, text(404, "unknown endpoint"));
+    }
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > MAX_BODY_BYTES as u64) {
+        return ("none", 413, text(413, "request body larger than 10 MiB"));
+    }
+    let body = Limited::new(request.into_body(), MAX_BODY_BYTES).collect();
+    let body = match tokio::time::timeout(BODY_TIMEOUT, body).await {
+        Ok(Ok(collected)) => collected.to_bytes(),
+        Ok(Err(e)) => {
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some()
+            {
+                return ("none", 413, text(413, "request body larger than 10 MiB"));
+            }
+            return ("none", 400, text(400, "could not read the request body"));
+        }
+        Err(_) => return ("none", 408, text(408, "request body not received in time")),
+    };
+    let parsed = match Request::from_json(&body) {
+        Ok(parsed) => parsed,
+        Err(e) => return ("invalid", 400, text(400, e.to_string())),
+    };
+    let method = parsed.method();
+    let rpc = service.rpc.clone();
+    let outcome = tokio::task::spawn_blocking(move || rpc.handle(parsed, now_ms())).await;
+    match outcome {
+        Ok(Ok(body)) => (method, 200, json(&body)),
+        Ok(Err(e)) => (method, e.status, text(e.status, e.message)),
+        Err(e) => {
+            tracing::error!(error = %e, method, "request handler failed");
+            (method, 500, text(500, "internal error"))
+        }
+    }
+}
+
+/// Serves `GET /metrics` in Prometheus text format until `shutdown` turns true.
+pub async fn serve_metrics(
+    listener: TcpListener,
+    service: Arc<Service>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = shutdown.changed() => return,
+        };
+        let Ok((tcp, _)) = accepted else { continue };
+        let service = service.clone();
+        tokio::spawn(async move {
+            let handler = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
+                let service = service.clone();
+                async move {
+                    let response = if request.method() == Method::GET
+                        && request.uri().path() == "/metrics"
+                    {
+                        let mut response = text(200, service.metrics.render(&service.rpc.storage));
+                        response.headers_mut().insert(
+                            header::CONTENT_TYPE,
+                            header::HeaderValue::from_static("text/plain; version=0.0.4"),
+                        );
+                        response
+                    } else {
+                        text(404, "metrics are at GET /metrics")
+                    };
+                    Ok::<_, Infallible>(response)
+                }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HANDSHAKE_TIMEOUT)
+                .serve_connection(TokioIo::new(tcp), handler)
+                .await;
+        });
+    }
+}

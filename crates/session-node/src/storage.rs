@@ -1,0 +1,772 @@
+//! Message storage: one SQLite database per node, in WAL mode.
+//!
+//! Rows are kept per owner (the 33-byte account key) and namespace, in insertion order, which is
+//! what `retrieve` pages through. Expiry has its own index, swept on a timer. Every write is one
+//! transaction, committed before the caller acknowledges it: a killed process loses nothing that
+//! was acknowledged.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+/// A 32-byte message hash (the base64 text form is what clients see).
+pub type Hash = [u8; 32];
+/// A 33-byte account key: prefix byte and key.
+pub type Owner = [u8; 33];
+
+/// Storage failures.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StorageError {
+    /// The configured size cap is reached.
+    #[error("storage full: {used} of {cap} bytes used")]
+    Full {
+        /// Bytes in use.
+        used: u64,
+        /// The cap.
+        cap: u64,
+    },
+    /// The database failed.
+    #[error("database error: {0}")]
+    Database(#[from] rusqlite::Error),
+    /// The database lock was poisoned by a panic in another thread.
+    #[error("database lock poisoned")]
+    Poisoned,
+}
+
+/// How hard commits try to reach the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Durability {
+    /// Survives a crash of the process (WAL, `synchronous=NORMAL`).
+    #[default]
+    Normal,
+    /// Also survives power loss (WAL, `synchronous=FULL`), at the cost of an fsync per commit.
+    Full,
+}
+
+/// One stored message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredMessage {
+    /// Its hash.
+    pub hash: Hash,
+    /// Namespace.
+    pub namespace: i16,
+    /// Timestamp given at store time, Unix milliseconds.
+    pub timestamp: u64,
+    /// Expiry, Unix milliseconds.
+    pub expiry: u64,
+    /// The data.
+    pub data: Vec<u8>,
+}
+
+/// What `store` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreOutcome {
+    /// The message is new.
+    Stored,
+    /// A message with this hash was already stored.
+    AlreadyStored,
+}
+
+/// How `expire` may move an expiry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExpireMode {
+    /// Set it, earlier or later.
+    Set,
+    /// Only make it earlier.
+    Shorten,
+    /// Only make it later.
+    Extend,
+}
+
+/// The result of `expire`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExpireOutcome {
+    /// Hashes whose expiry changed.
+    pub updated: Vec<Hash>,
+    /// Hashes found but left alone by the mode, with their current expiry.
+    pub unchanged: Vec<(Hash, u64)>,
+}
+
+/// The node's message database.
+pub struct Storage {
+    conn: Mutex<Connection>,
+    cap_bytes: u64,
+    count: AtomicU64,
+    bytes: AtomicU64,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS owners (
+    id INTEGER PRIMARY KEY,
+    pubkey BLOB NOT NULL UNIQUE
+);
+CREATE TABLE IF NOT EXISTS messages (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    owner INTEGER NOT NULL REFERENCES owners(id),
+    namespace INTEGER NOT NULL,
+    hash BLOB NOT NULL UNIQUE,
+    timestamp INTEGER NOT NULL,
+    expiry INTEGER NOT NULL,
+    data BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS messages_by_owner ON messages(owner, namespace, id);
+CREATE INDEX IF NOT EXISTS messages_by_expiry ON messages(expiry);
+CREATE TABLE IF NOT EXISTS revoked_subaccounts (
+    owner INTEGER NOT NULL REFERENCES owners(id),
+    token BLOB NOT NULL,
+    PRIMARY KEY (owner, token)
+) WITHOUT ROWID;
+";
+
+impl Storage {
+    /// Opens (or creates) the database at `path`, with a size cap in bytes.
+    pub fn open(path: &Path, cap_bytes: u64, durability: Durability) -> Result<Self, StorageError> {
+        let conn = Connection::open(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        let sync = match durability {
+            Durability::Normal => "NORMAL",
+            Durability::Full => "FULL",
+        };
+        conn.pragma_update(None, "synchronous", sync)?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.execute_batch(SCHEMA)?;
+        let (count, bytes): (i64, i64) = conn.query_row(
+            "SELECT COUNT(*), COALESCE(SUM(length(data)), 0) FROM messages",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )?;
+        Ok(Self {
+            conn: Mutex::new(conn),
+            cap_bytes,
+            count: AtomicU64::new(u64::try_from(count).unwrap_or(0)),
+            bytes: AtomicU64::new(u64::try_from(bytes).unwrap_or(0)),
+        })
+    }
+
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, Connection>, StorageError> {
+        self.conn.lock().map_err(|_| StorageError::Poisoned)
+    }
+
+    /// Messages stored (including expired ones not yet swept).
+    pub fn message_count(&self) -> u64 {
+        self.count.load(Ordering::Relaxed)
+    }
+
+    /// Bytes of message data stored.
+    pub fn message_bytes(&self) -> u64 {
+        self.bytes.load(Ordering::Relaxed)
+    }
+
+    /// Bytes the database file uses (pages in use, not free pages).
+    pub fn used_bytes(&self) -> Result<u64, StorageError> {
+        let conn = self.lock()?;
+        used_bytes(&conn)
+    }
+
+    /// Stores a message, idempotently on its hash. With `replace_namespace`, the owner's other
+    /// messages in that namespace are deleted in the same transaction (public outboxes hold one).
+    #[allow(clippy::too_many_arguments)]
+    pub fn store(
+        &self,
+        owner: &Owner,
+        namespace: i16,
+        hash: &Hash,
+        timestamp: u64,
+        expiry: u64,
+        data: &[u8],
+        replace_namespace: bool,
+    ) -> Result<StoreOutcome, StorageError> {
+        let mut conn = self.lock()?;
+        let tx = conn.transaction()?;
+        let exists: bool = tx
+            .query_row(
+                "SELECT 1 FROM messages WHERE hash = ?1",
+                [hash.as_slice()],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some();
+        if exists {
+            return Ok(StoreOutcome::AlreadyStored);
+        }
+        let used = used_bytes(&tx)?;
+        if used.saturating_add(data.len() as u64) > self.cap_bytes {
+            return Err(StorageError::Full {
+                used,
+                cap: self.cap_bytes,
+            });
+        }
+        let owner_id = owner_id(&tx, owner)?;
+        let (mut removed_count, mut removed_bytes) = (0u64, 0u64);
+        if replace_namespace {
+            let mut stmt = tx.prepare(
+                "DELETE FROM messages WHERE owner = ?1 AND namespace = ?2 RETURNING length(data)",
+            )?;
+            let lengths =
+                stmt.query_map(params![owner_id, namespace], |row| row.get::<_, i64>(0))?;
+            for len in lengths {
+                removed_count += 1;
+                removed_bytes += u64::try_from(len?).unwrap_or(0);
+            }
+        }
+        tx.execute(
+            "INSERT INTO messages (owner, namespace, hash, timestamp, expiry, data)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                owner_id,
+                namespace,
+                hash.as_slice(),
+                to_i64(timestamp),
+                to_i64(expiry),
+                data
+            ],
+        )?;
+        tx.commit()?;
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.bytes.fetch_add(data.len() as u64, Ordering::Relaxed);
+        self.forget(removed_count, removed_bytes);
+        Ok(StoreOutcome::Stored)
+    }
+
+    /// Messages of `owner` in `namespace` stored after `after` (from the start when `after` is
+    /// absent or unknown), unexpired at `now`, at most `max_count` of them and about `max_bytes` of
+    /// data (always at least one). Returns the messages and whether more remain.
+    pub fn retrieve(
+        &self,
+        owner: &Owner,
+        namespace: i16,
+        after: Option<&Hash>,
+        max_count: usize,
+        max_bytes: usize,
+        now: u64,
+    ) -> Result<(Vec<StoredMessage>, bool), StorageError> {
+        let conn = self.lock()?;
+        let Some(owner_id) = find_owner(&conn, owner)? else {
+            return Ok((Vec::new(), false));
+        };
+        let after_id: i64 = match after {
+            Some(hash) => conn
+                .query_row(
+                    "SELECT id FROM messages WHERE hash = ?1 AND owner = ?2 AND namespace = ?3",
+                    params![hash.as_slice(), owner_id, namespace],
+                    |row| row.get(0),
+                )
+                .optional()?
+                .unwrap_or(0),
+            None => 0,
+        };
+        let mut stmt = conn.prepare_cached(
+            "SELECT hash, namespace, timestamp, expiry, data FROM messages
+             WHERE owner = ?1 AND namespace = ?2 AND id > ?3 AND expiry > ?4
+             ORDER BY id",
+        )?;
+        let mut rows = stmt.query(params![owner_id, namespace, after_id, to_i64(now)])?;
+        let mut out = Vec::new();
+        let mut total = 0usize;
+        while let Some(row) = rows.next()? {
+            let message = read_message(row)?;
+            let full = out.len() >= max_count
+                || (!out.is_empty() && total + message.data.len() > max_bytes);
+            if full {
+                return Ok((out, true));
+            }
+            total += message.data.len();
+            out.push(message);
+        }
+        Ok((out, false))
+    }
+
+    /// Deletes the owner's messages with these hashes; returns the hashes deleted.
+    pub fn delete_hashes(&self, owner: &Owner, hashes: &[Hash]) -> Result<Vec<Hash>, StorageError> {
+        self.delete_where(owner, |tx, owner_id, deleted| {
+            let mut stmt = tx.prepare_cached(
+                "DELETE FROM messages WHERE owner = ?1 AND hash = ?2
+                 RETURNING namespace, hash, length(data)",
+            )?;
+            for hash in hashes {
+                collect_deleted(stmt.query(params![owner_id, hash.as_slice()])?, deleted)?;
+            }
+            Ok(())
+        })
+        .map(|deleted| deleted.into_iter().map(|(_, h)| h).collect())
+    }
+
+    /// Deletes all of the owner's messages in `namespace` (all namespaces when `None`).
+    pub fn delete_all(
+        &self,
+        owner: &Owner,
+        namespace: Option<i16>,
+    ) -> Result<Vec<(i16, Hash)>, StorageError> {
+        self.delete_before(owner, namespace, u64::MAX)
+    }
+
+    /// Deletes the owner's messages with timestamps at or before `before`.
+    pub fn delete_before(
+        &self,
+        owner: &Owner,
+        namespace: Option<i16>,
+        before: u64,
+    ) -> Result<Vec<(i16, Hash)>, StorageError> {
+        self.delete_where(owner, |tx, owner_id, deleted| {
+            let rows = match namespace {
+                Some(ns) => {
+                    let mut stmt = tx.prepare_cached(
+                        "DELETE FROM messages WHERE owner = ?1 AND namespace = ?2 AND timestamp <= ?3
+                         RETURNING namespace, hash, length(data)",
+                    )?;
+                    let mut out = Vec::new();
+                    collect_deleted(stmt.query(params![owner_id, ns, to_i64(before)])?, &mut out)?;
+                    out
+                }
+                None => {
+                    let mut stmt = tx.prepare_cached(
+                        "DELETE FROM messages WHERE owner = ?1 AND timestamp <= ?2
+                         RETURNING namespace, hash, length(data)",
+                    )?;
+                    let mut out = Vec::new();
+                    collect_deleted(stmt.query(params![owner_id, to_i64(before)])?, &mut out)?;
+                    out
+                }
+            };
+            deleted.extend(rows);
+            Ok(())
+        })
+    }
+
+    fn delete_where(
+        &self,
+        owner: &Owner,
+        body: impl FnOnce(
+            &rusqlite::Transaction<'_>,
+            i64,
+            &mut Vec<(i16, Hash, u64)>,
+        ) -> Result<(), StorageError>,
+    ) -> Result<Vec<(i16, Hash)>, StorageError> {
+        let mut conn = self.lock()?;
+        let tx = conn.transaction()?;
+        let Some(owner_id) = find_owner(&tx, owner)? else {
+            return Ok(Vec::new());
+        };
+        let mut deleted = Vec::new();
+        body(&tx, owner_id, &mut deleted)?;
+        tx.commit()?;
+        let bytes = deleted.iter().map(|(_, _, len)| *len).sum();
+        self.forget(deleted.len() as u64, bytes);
+        let mut out: Vec<(i16, Hash)> = deleted.into_iter().map(|(ns, h, _)| (ns, h)).collect();
+        out.sort_by_key(|entry| entry.1);
+        Ok(out)
+    }
+
+    /// Changes the expiry of the owner's messages with these hashes.
+    pub fn expire(
+        &self,
+        owner: &Owner,
+        hashes: &[Hash],
+        expiry: u64,
+        mode: ExpireMode,
+    ) -> Result<ExpireOutcome, StorageError> {
+        let mut conn = self.lock()?;
+        let tx = conn.transaction()?;
+        let Some(owner_id) = find_owner(&tx, owner)? else {
+            return Ok(ExpireOutcome::default());
+        };
+        let mut outcome = ExpireOutcome::default();
+        {
+            let mut get =
+                tx.prepare_cached("SELECT expiry FROM messages WHERE owner = ?1 AND hash = ?2")?;
+            let mut set = tx
+                .prepare_cached("UPDATE messages SET expiry = ?1 WHERE owner = ?2 AND hash = ?3")?;
+            for hash in hashes {
+                let Some(current) = get
+                    .query_row(params![owner_id, hash.as_slice()], |row| {
+                        row.get::<_, i64>(0)
+                    })
+                    .optional()?
+                else {
+                    continue;
+                };
+                let current = u64::try_from(current).unwrap_or(0);
+                let allowed = match mode {
+                    ExpireMode::Set => true,
+                    ExpireMode::Shorten => expiry < current,
+                    ExpireMode::Extend => expiry > current,
+                };
+                if allowed {
+                    set.execute(params![to_i64(expiry), owner_id, hash.as_slice()])?;
+                    outcome.updated.push(*hash);
+                } else {
+                    outcome.unchanged.push((*hash, current));
+                }
+            }
+        }
+        tx.commit()?;
+        outcome.updated.sort();
+        outcome.updated.dedup();
+        outcome.unchanged.sort();
+        outcome.unchanged.dedup();
+        Ok(outcome)
+    }
+
+    /// Shortens to `expiry` every later expiry of the owner's messages in `namespace` (all
+    /// namespaces when `None`); returns the messages updated.
+    pub fn expire_all(
+        &self,
+        owner: &Owner,
+        namespace: Option<i16>,
+        expiry: u64,
+    ) -> Result<Vec<(i16, Hash)>, StorageError> {
+        let mut conn = self.lock()?;
+        let tx = conn.transaction()?;
+        let Some(owner_id) = find_owner(&tx, owner)? else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        {
+            let mut stmt = tx.prepare_cached(
+                "UPDATE messages SET expiry = ?1
+                 WHERE owner = ?2 AND (?3 IS NULL OR namespace = ?3) AND expiry > ?1
+                 RETURNING namespace, hash",
+            )?;
+            let mut rows = stmt.query(params![to_i64(expiry), owner_id, namespace])?;
+            while let Some(row) = rows.next()? {
+                out.push((row.get(0)?, blob32(row, 1)?));
+            }
+        }
+        tx.commit()?;
+        out.sort_by_key(|entry| entry.1);
+        Ok(out)
+    }
+
+    /// Current expiries of the owner's messages with these hashes (unknown ones are left out).
+    pub fn get_expiries(
+        &self,
+        owner: &Owner,
+        hashes: &[Hash],
+    ) -> Result<Vec<(Hash, u64)>, StorageError> {
+        let conn = self.lock()?;
+        let Some(owner_id) = find_owner(&conn, owner)? else {
+            return Ok(Vec::new());
+        };
+        let mut stmt =
+            conn.prepare_cached("SELECT expiry FROM messages WHERE owner = ?1 AND hash = ?2")?;
+        let mut out = Vec::new();
+        for hash in hashes {
+            if let Some(expiry) = stmt
+                .query_row(params![owner_id, hash.as_slice()], |row| {
+                    row.get::<_, i64>(0)
+                })
+                .optional()?
+            {
+                out.push((*hash, u64::try_from(expiry).unwrap_or(0)));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Deletes every message expired at `now`; returns how many.
+    pub fn sweep_expired(&self, now: u64) -> Result<u64, StorageError> {
+        let conn = self.lock()?;
+        let mut stmt =
+            conn.prepare_cached("DELETE FROM messages WHERE expiry <= ?1 RETURNING length(data)")?;
+        let mut rows = stmt.query([to_i64(now)])?;
+        let (mut count, mut bytes) = (0u64, 0u64);
+        while let Some(row) = rows.next()? {
+            count += 1;
+            bytes += u64::try_from(row.get::<_, i64>(0)?).unwrap_or(0);
+        }
+        drop(rows);
+        self.forget(count, bytes);
+        Ok(count)
+    }
+
+    /// Adds subaccount tokens to the owner's revocation list; returns how many were new.
+    pub fn revoke(&self, owner: &Owner, tokens: &[Vec<u8>]) -> Result<u64, StorageError> {
+        let mut conn = self.lock()?;
+        let tx = conn.transaction()?;
+        let owner_id = owner_id(&tx, owner)?;
+        let mut added = 0;
+        {
+            let mut stmt = tx.prepare_cached(
+                "INSERT OR IGNORE INTO revoked_subaccounts (owner, token) VALUES (?1, ?2)",
+            )?;
+            for token in tokens {
+                added += stmt.execute(params![owner_id, token])? as u64;
+            }
+        }
+        tx.commit()?;
+        Ok(added)
+    }
+
+    /// Removes subaccount tokens from the owner's revocation list; returns how many were there.
+    pub fn unrevoke(&self, owner: &Owner, tokens: &[Vec<u8>]) -> Result<u64, StorageError> {
+        let mut conn = self.lock()?;
+        let tx = conn.transaction()?;
+        let Some(owner_id) = find_owner(&tx, owner)? else {
+            return Ok(0);
+        };
+        let mut removed = 0;
+        {
+            let mut stmt = tx.prepare_cached(
+                "DELETE FROM revoked_subaccounts WHERE owner = ?1 AND token = ?2",
+            )?;
+            for token in tokens {
+                removed += stmt.execute(params![owner_id, token])? as u64;
+            }
+        }
+        tx.commit()?;
+        Ok(removed)
+    }
+
+    /// Whether the owner revoked this subaccount token.
+    pub fn is_revoked(&self, owner: &Owner, token: &[u8]) -> Result<bool, StorageError> {
+        let conn = self.lock()?;
+        let Some(owner_id) = find_owner(&conn, owner)? else {
+            return Ok(false);
+        };
+        let found = conn
+            .prepare_cached("SELECT 1 FROM revoked_subaccounts WHERE owner = ?1 AND token = ?2")?
+            .query_row(params![owner_id, token], |_| Ok(()))
+            .optional()?
+            .is_some();
+        Ok(found)
+    }
+
+    fn forget(&self, count: u64, bytes: u64) {
+        if count > 0 {
+            self.count
+                .fetch_sub(count.min(self.message_count()), Ordering::Relaxed);
+            self.bytes
+                .fetch_sub(bytes.min(self.message_bytes()), Ordering::Relaxed);
+        }
+    }
+}
+
+fn used_bytes(conn: &Connection) -> Result<u64, StorageError> {
+    let pages: i64 = conn.query_row("PRAGMA page_count", [], |r| r.get(0))?;
+    let free: i64 = conn.query_row("PRAGMA freelist_count", [], |r| r.get(0))?;
+    let size: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+    Ok(u64::try_from((pages - free).max(0) * size).unwrap_or(0))
+}
+
+fn find_owner(conn: &Connection, owner: &Owner) -> Result<Option<i64>, StorageError> {
+    Ok(conn
+        .prepare_cached("SELECT id FROM owners WHERE pubkey = ?1")?
+        .query_row([owner.as_slice()], |row| row.get(0))
+        .optional()?)
+}
+
+fn owner_id(conn: &Connection, owner: &Owner) -> Result<i64, StorageError> {
+    if let Some(id) = find_owner(conn, owner)? {
+        return Ok(id);
+    }
+    conn.prepare_cached("INSERT INTO owners (pubkey) VALUES (?1)")?
+        .execute([owner.as_slice()])?;
+    Ok(conn.last_insert_rowid())
+}
+
+fn collect_deleted(
+    mut rows: rusqlite::Rows<'_>,
+    out: &mut Vec<(i16, Hash, u64)>,
+) -> Result<(), StorageError> {
+    while let Some(row) = rows.next()? {
+        out.push((
+            row.get(0)?,
+            blob32(row, 1)?,
+            u64::try_from(row.get::<_, i64>(2)?).unwrap_or(0),
+        ));
+    }
+    Ok(())
+}
+
+fn read_message(row: &rusqlite::Row<'_>) -> Result<StoredMessage, StorageError> {
+    Ok(StoredMessage {
+        hash: blob32(row, 0)?,
+        namespace: row.get(1)?,
+        timestamp: u64::try_from(row.get::<_, i64>(2)?).unwrap_or(0),
+        expiry: u64::try_from(row.get::<_, i64>(3)?).unwrap_or(0),
+        data: row.get(4)?,
+    })
+}
+
+fn blob32(row: &rusqlite::Row<'_>, index: usize) -> Result<Hash, StorageError> {
+    let bytes: Vec<u8> = row.get(index)?;
+    bytes.try_into().map_err(|v: Vec<u8>| {
+        StorageError::Database(rusqlite::Error::InvalidColumnType(
+            index,
+            format!("hash of {} bytes", v.len()),
+            rusqlite::types::Type::Blob,
+        ))
+    })
+}
+
+/// Times and expiries are stored as SQLite integers; values past `i64::MAX` saturate.
+fn to_i64(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    fn open() -> (tempfile::TempDir, Storage) {
+        let dir = tempfile::tempdir().unwrap();
+        let storage =
+            Storage::open(&dir.path().join("db.sqlite"), 1 << 30, Durability::Normal).unwrap();
+        (dir, storage)
+    }
+
+    const ALICE: Owner = [5; 33];
+    const BOB: Owner = [6; 33];
+
+    #[test]
+    fn store_is_idempotent_and_retrieve_pages() {
+        let (_dir, s) = open();
+        for i in 0..5u8 {
+            let outcome = s
+                .store(&ALICE, 0, &[i; 32], 100, 1000, &[i; 10], false)
+                .unwrap();
+            assert_eq!(outcome, StoreOutcome::Stored);
+        }
+        assert_eq!(
+            s.store(&ALICE, 0, &[0; 32], 100, 1000, &[0; 10], false)
+                .unwrap(),
+            StoreOutcome::AlreadyStored
+        );
+        assert_eq!(s.message_count(), 5);
+        let (page, more) = s.retrieve(&ALICE, 0, None, 2, usize::MAX, 500).unwrap();
+        assert_eq!(page.len(), 2);
+        assert!(more);
+        let (rest, more) = s
+            .retrieve(&ALICE, 0, Some(&page[1].hash), 10, usize::MAX, 500)
+            .unwrap();
+        assert_eq!(
+            rest.iter().map(|m| m.hash[0]).collect::<Vec<_>>(),
+            vec![2, 3, 4]
+        );
+        assert!(!more);
+        // Byte limits still return at least one message.
+        let (one, more) = s.retrieve(&ALICE, 0, None, 10, 1, 500).unwrap();
+        assert_eq!((one.len(), more), (1, true));
+        // Other owners and namespaces are separate; expired messages are hidden.
+        assert!(s
+            .retrieve(&BOB, 0, None, 10, usize::MAX, 500)
+            .unwrap()
+            .0
+            .is_empty());
+        assert!(s
+            .retrieve(&ALICE, 1, None, 10, usize::MAX, 500)
+            .unwrap()
+            .0
+            .is_empty());
+        assert!(s
+            .retrieve(&ALICE, 0, None, 10, usize::MAX, 1000)
+            .unwrap()
+            .0
+            .is_empty());
+    }
+
+    #[test]
+    fn deletes_expiries_and_sweeps() {
+        let (_dir, s) = open();
+        for i in 0..4u8 {
+            s.store(
+                &ALICE,
+                i16::from(i % 2),
+                &[i; 32],
+                u64::from(i) * 10,
+                1000,
+                b"x",
+                false,
+            )
+            .unwrap();
+        }
+        assert_eq!(
+            s.delete_hashes(&BOB, &[[0; 32]]).unwrap(),
+            Vec::<Hash>::new()
+        );
+        assert_eq!(
+            s.delete_hashes(&ALICE, &[[0; 32], [9; 32]]).unwrap(),
+            vec![[0; 32]]
+        );
+        assert_eq!(
+            s.delete_before(&ALICE, Some(1), 10).unwrap(),
+            vec![(1, [1; 32])]
+        );
+        let out = s
+            .expire(&ALICE, &[[2; 32], [3; 32]], 2000, ExpireMode::Shorten)
+            .unwrap();
+        assert!(out.updated.is_empty());
+        assert_eq!(out.unchanged.len(), 2);
+        let out = s
+            .expire(&ALICE, &[[2; 32]], 2000, ExpireMode::Extend)
+            .unwrap();
+        assert_eq!(out.updated, vec![[2; 32]]);
+        assert_eq!(
+            s.get_expiries(&ALICE, &[[2; 32], [3; 32]]).unwrap(),
+            vec![([2; 32], 2000), ([3; 32], 1000)]
+        );
+        assert_eq!(
+            s.expire_all(&ALICE, None, 1500).unwrap(),
+            vec![(0, [2; 32])]
+        );
+        assert_eq!(s.sweep_expired(1000).unwrap(), 1);
+        assert_eq!(s.message_count(), 1);
+        assert_eq!(s.delete_all(&ALICE, None).unwrap(), vec![(0, [2; 32])]);
+        assert_eq!(s.message_count(), 0);
+        assert_eq!(s.message_bytes(), 0);
+    }
+
+    #[test]
+    fn cap_refuses_new_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let s =
+            Storage::open(&dir.path().join("db.sqlite"), 64 * 1024, Durability::Normal).unwrap();
+        let mut full = false;
+        for i in 0..200u32 {
+            let mut hash = [0u8; 32];
+            hash[..4].copy_from_slice(&i.to_le_bytes());
+            match s.store(&ALICE, 0, &hash, 1, 1000, &[1; 2000], false) {
+                Ok(_) => {}
+                Err(StorageError::Full { .. }) => {
+                    full = true;
+                    break;
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert!(full);
+        // What was stored is still there.
+        assert!(s.message_count() > 0);
+        let (all, _) = s.retrieve(&ALICE, 0, None, 1000, usize::MAX, 0).unwrap();
+        assert_eq!(all.len() as u64, s.message_count());
+    }
+
+    #[test]
+    fn outbox_replacement_and_revocation() {
+        let (_dir, s) = open();
+        s.store(&ALICE, -1, &[1; 32], 1, 1000, b"old", true)
+            .unwrap();
+        s.store(&ALICE, -1, &[2; 32], 2, 1000, b"new", true)
+            .unwrap();
+        let (all, _) = s.retrieve(&ALICE, -1, None, 10, usize::MAX, 0).unwrap();
+        assert_eq!(all.len(), 1);
+        assert_eq!(all[0].data, b"new");
+        assert_eq!(s.message_count(), 1);
+
+        let token = vec![3u8; 36];
+        assert!(!s.is_revoked(&ALICE, &token).unwrap());
+        assert_eq!(
+            s.revoke(&ALICE, &[token.clone(), token.clone()]).unwrap(),
+            1
+        );
+        assert!(s.is_revoked(&ALICE, &token).unwrap());
+        assert!(!s.is_revoked(&BOB, &token).unwrap());
+        assert_eq!(s.unrevoke(&ALICE, std::slice::from_ref(&token)).unwrap(), 1);
+        assert!(!s.is_revoked(&ALICE, &token).unwrap());
+    }
+}
