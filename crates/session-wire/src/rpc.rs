@@ -724,3 +724,77 @@ pub struct BatchResponse {
     /// One result per sub-request run, in order.
     pub results: Vec<SubResponse>,
 }
+
+/// The namespace as it appears in signed strings: empty for 0, decimal otherwise.
+pub fn namespace_signature_text(namespace: i16) -> String {
+    NamespaceSelector::One(namespace).signature_text()
+}
+
+impl Auth {
+    /// Owner authentication: `signature` by `keys` over `signed`, and `pubkey_ed25519`.
+    pub fn signed_by(keys: &session_crypto::IdentityKeyPair, signed: &[u8]) -> Self {
+        use base64::Engine as _;
+        Self {
+            signature: Some(base64::engine::general_purpose::STANDARD.encode(keys.sign(signed))),
+            pubkey_ed25519: Some(keys.ed25519_public().to_string()),
+            subaccount: None,
+            subaccount_sig: None,
+        }
+    }
+}
+
+impl StoreParams {
+    /// An unsigned store of `data` for `recipient`, as anyone may send into a public inbox
+    /// (namespace 0 holds 1:1 messages).
+    pub fn deposit(
+        recipient: &session_crypto::AccountId,
+        namespace: i16,
+        data: &[u8],
+        timestamp: u64,
+        ttl: u64,
+    ) -> Self {
+        use base64::Engine as _;
+        Self {
+            pubkey: recipient.to_string(),
+            namespace: (namespace != 0).then_some(namespace),
+            data: base64::engine::general_purpose::STANDARD.encode(data),
+            ttl: Some(ttl),
+            expiry: None,
+            timestamp: Some(timestamp),
+            sig_timestamp: None,
+            auth: Auth::default(),
+        }
+    }
+
+    /// Signs the store as the account owner (`"store" || namespace || timestamp`), as
+    /// namespaces outside the public inboxes require.
+    pub fn signed_by(mut self, keys: &session_crypto::IdentityKeyPair) -> Self {
+        let namespace = self.namespace.unwrap_or(0);
+        let timestamp = self.sig_timestamp.or(self.timestamp).unwrap_or(0);
+        let text = format!("store{}{timestamp}", namespace_signature_text(namespace));
+        self.auth = Auth::signed_by(keys, text.as_bytes());
+        self
+    }
+}
+
+impl RetrieveParams {
+    /// A retrieve of the owner's messages in `namespace` after `last_hash`, signed
+    /// (`"retrieve" || namespace || timestamp`).
+    pub fn signed(
+        keys: &session_crypto::IdentityKeyPair,
+        namespace: i16,
+        timestamp: u64,
+        last_hash: Option<String>,
+    ) -> Self {
+        let text = format!("retrieve{}{timestamp}", namespace_signature_text(namespace));
+        Self {
+            pubkey: keys.account_id().to_string(),
+            namespace: (namespace != 0).then_some(namespace),
+            last_hash,
+            max_count: None,
+            max_size: None,
+            timestamp: Some(timestamp),
+            auth: Auth::signed_by(keys, text.as_bytes()),
+        }
+    }
+}

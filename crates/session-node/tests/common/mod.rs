@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 use session_crypto::{Ed25519Seed, IdentityKeyPair};
 use session_net::{Connection, NodeAddress};
 use session_node::{NodeConfig, RunningNode};
+use session_wire::rpc::{RetrieveParams, StoreParams};
 
 pub const TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -129,34 +130,23 @@ impl Account {
     }
 
     pub fn store_params(&self, namespace: i16, data: &[u8], ttl: u64) -> Value {
-        let now = now_ms();
-        let mut params = json!({
-            "pubkey": self.id(), "namespace": namespace, "data": STANDARD.encode(data),
-            "ttl": ttl, "timestamp": now,
-        });
-        if namespace % 10 != 0 {
-            let ns = if namespace == 0 {
-                String::new()
-            } else {
-                namespace.to_string()
-            };
-            params = self.signed(params, &format!("store{ns}{now}"));
-        }
-        params
+        let params = StoreParams::deposit(&self.keys.account_id(), namespace, data, now_ms(), ttl);
+        let params = if namespace % 10 != 0 {
+            params.signed_by(&self.keys)
+        } else {
+            params
+        };
+        serde_json::to_value(params).unwrap()
     }
 
     pub fn retrieve_params(&self, namespace: i16, last_hash: Option<&str>) -> Value {
-        let now = now_ms();
-        let ns = if namespace == 0 {
-            String::new()
-        } else {
-            namespace.to_string()
-        };
-        let mut params = json!({"namespace": namespace, "timestamp": now});
-        if let Some(hash) = last_hash {
-            params["last_hash"] = hash.into();
-        }
-        self.signed(params, &format!("retrieve{ns}{now}"))
+        let params = RetrieveParams::signed(
+            &self.keys,
+            namespace,
+            now_ms(),
+            last_hash.map(str::to_owned),
+        );
+        serde_json::to_value(params).unwrap()
     }
 }
 
