@@ -90,19 +90,39 @@ impl Connection {
         body: Vec<u8>,
         timeout: Duration,
     ) -> Result<Response, NetError> {
-        tokio::time::timeout(timeout, self.post_inner(path, body))
+        self.post_with_headers(path, &[], body, timeout).await
+    }
+
+    /// As [`Connection::post`], with extra request headers.
+    pub async fn post_with_headers(
+        &mut self,
+        path: &str,
+        headers: &[(&str, String)],
+        body: Vec<u8>,
+        timeout: Duration,
+    ) -> Result<Response, NetError> {
+        tokio::time::timeout(timeout, self.post_inner(path, headers, body))
             .await
             .map_err(|_| NetError::Timeout)?
     }
 
-    async fn post_inner(&mut self, path: &str, body: Vec<u8>) -> Result<Response, NetError> {
+    async fn post_inner(
+        &mut self,
+        path: &str,
+        headers: &[(&str, String)],
+        body: Vec<u8>,
+    ) -> Result<Response, NetError> {
         self.sender
             .ready()
             .await
             .map_err(|e| NetError::Http(e.to_string()))?;
-        let request = http::Request::post(path)
+        let mut request = http::Request::post(path)
             .header(http::header::HOST, TLS_SERVER_NAME)
-            .header(http::header::CONTENT_TYPE, "application/json")
+            .header(http::header::CONTENT_TYPE, "application/json");
+        for (name, value) in headers {
+            request = request.header(*name, value.as_str());
+        }
+        let request = request
             .body(Full::new(Bytes::from(body)))
             .map_err(|e| NetError::Http(e.to_string()))?;
         let response = self
@@ -129,4 +149,67 @@ pub async fn post_once(
 ) -> Result<Response, NetError> {
     let mut connection = Connection::open(node, timeout).await?;
     connection.post(path, body, timeout).await
+}
+
+/// Open connections to nodes, reused across requests (one request at a time per connection).
+#[derive(Default)]
+pub struct ConnectionPool {
+    idle: std::sync::Mutex<std::collections::HashMap<NodeAddress, Vec<Connection>>>,
+}
+
+/// Idle connections kept per node.
+const MAX_IDLE_PER_NODE: usize = 8;
+
+impl ConnectionPool {
+    /// An empty pool.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sends `POST path` to `node` on a pooled connection (or a new one), within `timeout`.
+    pub async fn post(
+        &self,
+        node: NodeAddress,
+        path: &str,
+        headers: &[(&str, String)],
+        body: Vec<u8>,
+        timeout: Duration,
+    ) -> Result<Response, NetError> {
+        if let Some(mut connection) = self.take(node) {
+            // A pooled connection may have been closed by the peer; then retry on a fresh one.
+            if let Ok(response) = connection
+                .post_with_headers(path, headers, body.clone(), timeout)
+                .await
+            {
+                self.put(connection);
+                return Ok(response);
+            }
+        }
+        let mut connection = Connection::open(node, timeout).await?;
+        let response = connection
+            .post_with_headers(path, headers, body, timeout)
+            .await?;
+        self.put(connection);
+        Ok(response)
+    }
+
+    /// Forgets every idle connection to `node` (for example after it left the network).
+    pub fn forget(&self, node: NodeAddress) {
+        if let Ok(mut idle) = self.idle.lock() {
+            idle.remove(&node);
+        }
+    }
+
+    fn take(&self, node: NodeAddress) -> Option<Connection> {
+        self.idle.lock().ok()?.get_mut(&node)?.pop()
+    }
+
+    fn put(&self, connection: Connection) {
+        if let Ok(mut idle) = self.idle.lock() {
+            let list = idle.entry(connection.node()).or_default();
+            if list.len() < MAX_IDLE_PER_NODE {
+                list.push(connection);
+            }
+        }
+    }
 }

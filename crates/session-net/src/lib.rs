@@ -3,7 +3,7 @@
 pub mod client;
 pub mod tls;
 
-pub use client::{post_once, Connection, NodeAddress, Response};
+pub use client::{post_once, Connection, ConnectionPool, NodeAddress, Response};
 pub use tls::{client_config, identity_certificate, server_config, ExpectedKeyVerifier};
 
 use session_crypto::Ed25519PublicKey;

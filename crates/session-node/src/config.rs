@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use session_crypto::Ed25519PublicKey;
+
 use crate::error::NodeError;
 use crate::storage::Durability;
 
@@ -41,6 +43,29 @@ pub struct NodeConfig {
     /// Log filter (`tracing` syntax), e.g. `info` or `session_node=debug`.
     #[serde(default = "default_log")]
     pub log: String,
+    /// Hex Ed25519 key of the registry that signs node lists; without it the node is a network
+    /// of one.
+    #[serde(default)]
+    pub registry_key: Option<String>,
+    /// Nodes to fetch the signed node list from.
+    #[serde(default)]
+    pub seed_nodes: Vec<SeedNode>,
+    /// Seconds between polls of the seed nodes for a newer list.
+    #[serde(default = "default_list_poll")]
+    pub list_poll_secs: u64,
+    /// Milliseconds between pulls of each swarm peer's changes.
+    #[serde(default = "default_sync_interval")]
+    pub sync_interval_ms: u64,
+}
+
+/// A node that serves the signed node list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedNode {
+    /// Its HTTPS address.
+    pub https: SocketAddr,
+    /// Its Ed25519 identity key, hex (the TLS connection must prove it).
+    pub pubkey_ed25519: String,
 }
 
 /// Token-bucket rate limit per client IP.
@@ -77,6 +102,12 @@ fn default_max_connections() -> usize {
 fn default_log() -> String {
     "info".to_owned()
 }
+fn default_list_poll() -> u64 {
+    30
+}
+fn default_sync_interval() -> u64 {
+    5000
+}
 
 impl NodeConfig {
     /// A configuration with defaults and the given data directory.
@@ -92,6 +123,10 @@ impl NodeConfig {
             rate_limit: RateLimitConfig::default(),
             max_connections: default_max_connections(),
             log: default_log(),
+            registry_key: None,
+            seed_nodes: Vec::new(),
+            list_poll_secs: default_list_poll(),
+            sync_interval_ms: default_sync_interval(),
         }
     }
 
@@ -143,7 +178,39 @@ impl NodeConfig {
         if tracing_subscriber::EnvFilter::try_new(&self.log).is_err() {
             return bad("log", "is not a valid log filter");
         }
+        if self.registry().is_err() {
+            return bad("registry_key", "must be 64 hex characters (an Ed25519 key)");
+        }
+        for (i, seed) in self.seed_nodes.iter().enumerate() {
+            if Ed25519PublicKey::from_hex(&seed.pubkey_ed25519).is_err() {
+                return bad(
+                    &format!("seed_nodes[{i}].pubkey_ed25519"),
+                    "must be 64 hex characters",
+                );
+            }
+        }
+        if !self.seed_nodes.is_empty() && self.registry_key.is_none() {
+            return bad(
+                "seed_nodes",
+                "need registry_key to verify the lists they serve",
+            );
+        }
+        if !(1..=3600).contains(&self.list_poll_secs) {
+            return bad("list_poll_secs", "must be 1 to 3600");
+        }
+        if !(50..=600_000).contains(&self.sync_interval_ms) {
+            return bad("sync_interval_ms", "must be 50 to 600000");
+        }
         Ok(())
+    }
+
+    /// The registry key, if configured.
+    pub fn registry(&self) -> Result<Option<Ed25519PublicKey>, NodeError> {
+        self.registry_key
+            .as_deref()
+            .map(Ed25519PublicKey::from_hex)
+            .transpose()
+            .map_err(|e| NodeError::Config(format!("registry_key: {e}")))
     }
 
     /// The storage cap in bytes.

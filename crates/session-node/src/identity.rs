@@ -40,7 +40,7 @@ pub fn load_or_create(dir: &Path) -> Result<(Ed25519Seed, IdentityKeyPair), Node
 }
 
 /// Creates `path` with mode 0600 and writes `bytes`, failing if it exists.
-fn write_private(path: &Path, bytes: &[u8]) -> Result<(), NodeError> {
+pub fn write_private(path: &Path, bytes: &[u8]) -> Result<(), NodeError> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]

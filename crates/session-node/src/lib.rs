@@ -3,12 +3,17 @@
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod executor;
 pub mod identity;
+pub mod list_source;
 pub mod metrics;
+pub mod network;
+pub mod peer;
 pub mod ratelimit;
 pub mod rpc;
 pub mod server;
 pub mod storage;
+pub mod sync;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -24,7 +29,13 @@ use tokio_rustls::TlsAcceptor;
 pub use config::NodeConfig;
 pub use error::{NodeError, RpcError};
 
+use session_net::NodeAddress;
+
+use crate::executor::Executor;
+use crate::list_source::{NodeListSource, SeedNodeSource};
 use crate::metrics::Metrics;
+use crate::network::Network;
+use crate::peer::Peers;
 use crate::ratelimit::RateLimiter;
 use crate::rpc::RpcContext;
 use crate::server::{now_ms, serve_https, serve_metrics, Service};
@@ -45,6 +56,7 @@ pub struct RunningNode {
     /// Where it serves metrics, if enabled.
     pub metrics_addr: Option<SocketAddr>,
     storage: Arc<Storage>,
+    network: Arc<Network>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -87,11 +99,23 @@ impl RunningNode {
             pubkey_x25519: keys.x25519_public().to_string(),
             pubkey_legacy: public_key.to_string(),
         };
+        let identity = Arc::new(keys);
+        let network = Arc::new(Network::load(
+            public_key,
+            listing,
+            config.registry()?,
+            &config.data_dir,
+        ));
+        let peers = Arc::new(Peers::new(identity.clone()));
         let service = Arc::new(Service {
-            rpc: Arc::new(RpcContext {
-                storage: storage.clone(),
-                identity: Arc::new(keys),
-                listing,
+            executor: Arc::new(Executor {
+                rpc: Arc::new(RpcContext {
+                    storage: storage.clone(),
+                    identity,
+                    network: network.clone(),
+                }),
+                network: network.clone(),
+                peers: peers.clone(),
             }),
             limiter: RateLimiter::new(config.rate_limit),
             metrics: Arc::new(Metrics::default()),
@@ -125,14 +149,46 @@ impl RunningNode {
         tasks.push(tokio::spawn(sweep_expired(
             storage.clone(),
             Duration::from_secs(config.sweep_interval_secs),
-            shutdown_rx,
+            shutdown_rx.clone(),
         )));
+        tasks.push(tokio::spawn(sync::run(
+            storage.clone(),
+            network.clone(),
+            peers.clone(),
+            Duration::from_millis(config.sync_interval_ms),
+            shutdown_rx.clone(),
+        )));
+        let sources: Vec<Box<dyn NodeListSource>> = config
+            .seed_nodes
+            .iter()
+            .filter_map(|seed| {
+                let key = Ed25519PublicKey::from_hex(&seed.pubkey_ed25519).ok()?;
+                (key != public_key).then(|| {
+                    Box::new(SeedNodeSource::new(
+                        NodeAddress {
+                            addr: seed.https,
+                            key,
+                        },
+                        peers.clone(),
+                    )) as Box<dyn NodeListSource>
+                })
+            })
+            .collect();
+        if !sources.is_empty() {
+            tasks.push(tokio::spawn(list_source::poll(
+                sources,
+                network.clone(),
+                Duration::from_secs(config.list_poll_secs),
+                shutdown_rx,
+            )));
+        }
         tracing::info!(%public_key, %https_addr, "service node started");
         Ok(Self {
             public_key,
             https_addr,
             metrics_addr,
             storage,
+            network,
             shutdown,
             tasks,
         })
@@ -141,6 +197,19 @@ impl RunningNode {
     /// The node's database (for tests and tools in the same process).
     pub fn storage(&self) -> &Storage {
         &self.storage
+    }
+
+    /// The node's view of the network.
+    pub fn network(&self) -> &Network {
+        &self.network
+    }
+
+    /// Stops every task at once, without letting requests finish: what a crash looks like to
+    /// the rest of the network (every acknowledged write is already committed).
+    pub fn kill(self) {
+        for task in &self.tasks {
+            task.abort();
+        }
     }
 
     /// Stops accepting, lets in-flight requests finish (up to 10 s), and stops every task.

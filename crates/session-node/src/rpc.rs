@@ -11,11 +11,10 @@ use base64::Engine as _;
 use serde_json::{json, Map, Value};
 use session_crypto::IdentityKeyPair;
 use session_wire::rpc::{
-    Auth, BatchParams, DeleteAllParams, DeleteBeforeParams, DeleteParams, ExpireAllParams,
-    ExpireParams, GetExpiriesParams, GetSwarmParams, IfElseParams, NamespaceSelector, RawRequest,
-    Request, RetrieveParams, RevokeParams, SnodeInfo, StoreParams, UnrevokeParams,
-    MAX_MESSAGE_BYTES, MAX_PRIVATE_TTL_MS, MAX_RETRIEVE_BYTES, MAX_SUBREQUESTS, MAX_TTL_MS,
-    MIN_TTL_MS, SIGNATURE_WINDOW_MS, STORE_FUTURE_TOLERANCE_MS,
+    Auth, DeleteAllParams, DeleteBeforeParams, DeleteParams, ExpireAllParams, ExpireParams,
+    GetExpiriesParams, GetSwarmParams, NamespaceSelector, Request, RetrieveParams, RevokeParams,
+    StoreParams, UnrevokeParams, MAX_MESSAGE_BYTES, MAX_PRIVATE_TTL_MS, MAX_RETRIEVE_BYTES,
+    MAX_TTL_MS, MIN_TTL_MS, SIGNATURE_WINDOW_MS, STORE_FUTURE_TOLERANCE_MS,
 };
 
 use crate::auth::{
@@ -40,8 +39,8 @@ pub struct RpcContext {
     pub storage: std::sync::Arc<Storage>,
     /// The node's identity, which signs replicated-write results.
     pub identity: std::sync::Arc<IdentityKeyPair>,
-    /// How the node lists itself in `get_swarm`.
-    pub listing: SnodeInfo,
+    /// The network, for `get_swarm`.
+    pub network: std::sync::Arc<crate::network::Network>,
 }
 
 /// A successful reply: HTTP 200 with a JSON body.
@@ -64,9 +63,9 @@ impl RpcContext {
                 json!({"version": VERSION, "timestamp": now}),
                 now,
             )),
-            Request::Batch(p) => self.batch(p, false, now),
-            Request::Sequence(p) => self.batch(p, true, now),
-            Request::IfElse(p) => self.if_else(*p, now),
+            Request::Batch(_) | Request::Sequence(_) | Request::IfElse(_) => Err(
+                RpcError::bad_request("batch, sequence and ifelse cannot be nested"),
+            ),
             Request::RevokeSubaccount(p) => self.revoke(p, now),
             Request::UnrevokeSubaccount(p) => self.unrevoke(p, now),
             // `Request` is non-exhaustive across crates; a method added there and not here is
@@ -420,73 +419,11 @@ impl RpcContext {
     }
 
     fn get_swarm(&self, p: GetSwarmParams, now: u64) -> RpcResult {
-        AccountKey::parse(&p.pubkey)?;
-        // A single node is the whole network: every account's swarm is this node.
+        let account = AccountKey::parse(&p.pubkey)?;
         Ok(with_time(
-            json!({"snodes": [self.listing], "swarm": format!("{:016x}", 0u64)}),
+            self.network.swarm_of_account(&account.key()),
             now,
         ))
-    }
-
-    fn batch(&self, p: BatchParams, sequential: bool, now: u64) -> RpcResult {
-        let count = p.requests.len();
-        if count == 0 || count > MAX_SUBREQUESTS {
-            return Err(RpcError::bad_request(format!(
-                "batch needs 1 to {MAX_SUBREQUESTS} requests, got {count}"
-            )));
-        }
-        let mut results = Vec::with_capacity(count);
-        for raw in p.requests {
-            let (code, body) = self.sub_request(raw, now);
-            results.push(json!({"code": code, "body": body}));
-            if sequential && !(200..300).contains(&code) {
-                break;
-            }
-        }
-        Ok(json!({"results": results}))
-    }
-
-    /// Runs a sub-request of a batch or an `ifelse` branch; batches may not nest in batches.
-    fn sub_request(&self, raw: RawRequest, now: u64) -> (u16, Value) {
-        let outcome = Request::from_raw(raw)
-            .map_err(|e| RpcError::bad_request(e.to_string()))
-            .and_then(|request| match request {
-                Request::Batch(_) | Request::Sequence(_) | Request::IfElse(_) => Err(
-                    RpcError::bad_request("batch, sequence and ifelse cannot be nested in a batch"),
-                ),
-                request => self.handle(request, now),
-            });
-        match outcome {
-            Ok(body) => (200, body),
-            Err(e) => (e.status, Value::String(e.message)),
-        }
-    }
-
-    fn if_else(&self, p: IfElseParams, now: u64) -> RpcResult {
-        let c = &p.condition;
-        let holds = c.v_at_least.is_none_or(|v| VERSION >= v)
-            && c.v_below.is_none_or(|v| VERSION < v)
-            && c.hf_at_least.is_none_or(|hf| HARD_FORK >= hf)
-            && c.hf_before.is_none_or(|hf| HARD_FORK < hf);
-        let branch = if holds { p.then } else { p.otherwise };
-        let mut body = json!({"condition": holds});
-        if let Some(raw) = branch {
-            // A branch may be a batch or sequence (but not another ifelse).
-            let outcome = Request::from_raw(raw)
-                .map_err(|e| RpcError::bad_request(e.to_string()))
-                .and_then(|request| match request {
-                    Request::IfElse(_) => Err(RpcError::bad_request("ifelse cannot be nested")),
-                    request => self.handle(request, now),
-                });
-            let (code, result) = match outcome {
-                Ok(value) => (200, value),
-                Err(e) => (e.status, Value::String(e.message)),
-            };
-            if let Some(object) = body.as_object_mut() {
-                object.insert("result".into(), json!({"code": code, "body": result}));
-            }
-        }
-        Ok(body)
     }
 
     fn revoke(&self, p: RevokeParams, now: u64) -> RpcResult {
@@ -619,7 +556,7 @@ impl RpcContext {
 }
 
 /// Adds the node time `t` and hard fork `hf` to a JSON object.
-fn with_time(mut body: Value, now: u64) -> Value {
+pub fn with_time(mut body: Value, now: u64) -> Value {
     if let Some(object) = body.as_object_mut() {
         object.insert("t".into(), now.into());
         object.insert("hf".into(), json!(HARD_FORK));
@@ -676,4 +613,37 @@ fn decode_hash_list(texts: &[String]) -> Result<Vec<Hash>, RpcError> {
             decode_hash(t).map_err(|_| RpcError::bad_request("invalid message hash in messages"))
         })
         .collect()
+}
+
+/// The account a request is about (its `pubkey`), for routing; `None` for `info` and the
+/// requests that carry others.
+pub fn account_of(request: &Request) -> Option<&str> {
+    Some(match request {
+        Request::Store(p) => &p.pubkey,
+        Request::Retrieve(p) => &p.pubkey,
+        Request::Delete(p) => &p.pubkey,
+        Request::DeleteAll(p) => &p.pubkey,
+        Request::DeleteBefore(p) => &p.pubkey,
+        Request::Expire(p) => &p.pubkey,
+        Request::ExpireAll(p) => &p.pubkey,
+        Request::GetExpiries(p) => &p.pubkey,
+        Request::RevokeSubaccount(p) => &p.pubkey,
+        Request::UnrevokeSubaccount(p) => &p.pubkey,
+        _ => return None,
+    })
+}
+
+/// Whether every member of the swarm must apply this request too.
+pub fn is_replicated(request: &Request) -> bool {
+    matches!(
+        request,
+        Request::Store(_)
+            | Request::Delete(_)
+            | Request::DeleteAll(_)
+            | Request::DeleteBefore(_)
+            | Request::Expire(_)
+            | Request::ExpireAll(_)
+            | Request::RevokeSubaccount(_)
+            | Request::UnrevokeSubaccount(_)
+    )
 }

@@ -16,9 +16,15 @@ use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 use tokio_rustls::TlsAcceptor;
 
+use session_swarm::{NodeListError, SignedNodeList};
+
+use crate::error::RpcError;
+use crate::executor::{Executor, FORWARD_PATH};
 use crate::metrics::Metrics;
+use crate::network::Network;
+use crate::peer::verify_sender;
 use crate::ratelimit::RateLimiter;
-use crate::rpc::RpcContext;
+use crate::sync::{serve_pull, serve_push, PULL_PATH, PUSH_PATH};
 
 /// Largest request body; larger ones are refused before they are read whole.
 pub const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
@@ -29,8 +35,8 @@ const BODY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Shared state of the HTTPS service.
 pub struct Service {
-    /// RPC handlers.
-    pub rpc: Arc<RpcContext>,
+    /// Request runner (routing, local handlers, replication).
+    pub executor: Arc<Executor>,
     /// Per-IP rate limiter.
     pub limiter: RateLimiter,
     /// Counters.
@@ -176,6 +182,15 @@ async fn handle(
     response
 }
 
+/// Path of the storage RPC.
+pub const STORAGE_RPC_PATH: &str = "/storage_rpc/v1";
+/// Path serving the current signed node list.
+pub const NODE_LIST_PATH: &str = "/swarm/v1/node_list";
+/// Path accepting a newer signed node list.
+pub const NODE_LIST_PUSH_PATH: &str = "/swarm/v1/node_list/push";
+/// Path of the oxend-style JSON-RPC bootstrap call.
+pub const JSON_RPC_PATH: &str = "/json_rpc";
+
 /// Routes one request; returns the RPC method (for metrics), the status and the response.
 async fn route(
     request: hyper::Request<Incoming>,
@@ -184,7 +199,17 @@ async fn route(
     if request.method() != Method::POST {
         return ("none", 405, text(405, "only POST is supported"));
     }
-    if request.uri().path() != "/storage_rpc/v1" {
+    let path = request.uri().path().to_owned();
+    let known = [
+        STORAGE_RPC_PATH,
+        FORWARD_PATH,
+        PULL_PATH,
+        PUSH_PATH,
+        NODE_LIST_PATH,
+        NODE_LIST_PUSH_PATH,
+        JSON_RPC_PATH,
+    ];
+    if !known.contains(&path.as_str()) {
         return ("none", 404, text(404, "unknown endpoint"));
     }
     let declared = request
@@ -195,7 +220,8 @@ async fn route(
     if declared.is_some_and(|len| len > MAX_BODY_BYTES as u64) {
         return ("none", 413, text(413, "request body larger than 10 MiB"));
     }
-    let body = Limited::new(request.into_body(), MAX_BODY_BYTES).collect();
+    let (parts, body) = request.into_parts();
+    let body = Limited::new(body, MAX_BODY_BYTES).collect();
     let body = match tokio::time::timeout(BODY_TIMEOUT, body).await {
         Ok(Ok(collected)) => collected.to_bytes(),
         Ok(Err(e)) => {
@@ -208,20 +234,95 @@ async fn route(
         }
         Err(_) => return ("none", 408, text(408, "request body not received in time")),
     };
-    let parsed = match Request::from_json(&body) {
-        Ok(parsed) => parsed,
-        Err(e) => return ("invalid", 400, text(400, e.to_string())),
-    };
-    let method = parsed.method();
-    let rpc = service.rpc.clone();
-    let outcome = tokio::task::spawn_blocking(move || rpc.handle(parsed, now_ms())).await;
-    match outcome {
-        Ok(Ok(body)) => (method, 200, json(&body)),
-        Ok(Err(e)) => (method, e.status, text(e.status, e.message)),
-        Err(e) => {
-            tracing::error!(error = %e, method, "request handler failed");
-            (method, 500, text(500, "internal error"))
+    let executor = &service.executor;
+    let network = &executor.network;
+    let outcome: (&'static str, Result<serde_json::Value, RpcError>) = match path.as_str() {
+        STORAGE_RPC_PATH | FORWARD_PATH => {
+            let forwarded = path == FORWARD_PATH;
+            if forwarded {
+                if let Err(e) = verify_sender(network, &parts.headers, &path, &body) {
+                    return ("forward", e.status, text(e.status, e.message));
+                }
+            }
+            match Request::from_json(&body) {
+                Ok(parsed) => {
+                    let method = parsed.method();
+                    (method, executor.execute(parsed, forwarded).await)
+                }
+                Err(e) => ("invalid", Err(RpcError::bad_request(e.to_string()))),
+            }
         }
+        PULL_PATH | PUSH_PATH => {
+            let peer = match verify_sender(network, &parts.headers, &path, &body) {
+                Ok(peer) => peer,
+                Err(e) => return ("sync", e.status, text(e.status, e.message)),
+            };
+            let (storage, network) = (executor.rpc.storage.clone(), network.clone());
+            let pull = path == PULL_PATH;
+            let result = tokio::task::spawn_blocking(move || {
+                if pull {
+                    serve_pull(&storage, &network, &peer, &body)
+                } else {
+                    serve_push(&storage, &network, &body)
+                }
+            })
+            .await
+            .unwrap_or_else(|_| Err(RpcError::new(500, "internal error")));
+            (if pull { "pull" } else { "push" }, result)
+        }
+        NODE_LIST_PATH => (
+            "node_list",
+            network
+                .signed()
+                .and_then(|s| serde_json::to_value(s).ok())
+                .ok_or_else(|| RpcError::not_found("this node holds no node list")),
+        ),
+        NODE_LIST_PUSH_PATH => {
+            let result = serde_json::from_slice::<SignedNodeList>(&body)
+                .map_err(|e| RpcError::bad_request(format!("invalid node list: {e}")))
+                .and_then(|signed| {
+                    network.accept(signed).map_err(|e| match e {
+                        NodeListError::BadSignature => RpcError::unauthorized(e.to_string()),
+                        NodeListError::Stale { .. } => RpcError::new(409, e.to_string()),
+                        _ => RpcError::bad_request(e.to_string()),
+                    })
+                })
+                .map(|version| serde_json::json!({"version": version}));
+            ("node_list_push", result)
+        }
+        _ => ("json_rpc", json_rpc(network, &body)),
+    };
+    let (method, result) = outcome;
+    match result {
+        Ok(body) => (method, 200, json(&body)),
+        Err(e) if e.status == 421 => {
+            // The body of a 421 is the JSON of the right swarm.
+            let mut response = text(421, e.message);
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                header::HeaderValue::from_static("application/json"),
+            );
+            (method, 421, response)
+        }
+        Err(e) => (method, e.status, text(e.status, e.message)),
+    }
+}
+
+/// The oxend-style bootstrap call: `get_service_nodes` (alias `get_n_service_nodes`).
+fn json_rpc(network: &Network, body: &[u8]) -> Result<serde_json::Value, RpcError> {
+    let request: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| RpcError::bad_request(format!("invalid JSON: {e}")))?;
+    match request.get("method").and_then(serde_json::Value::as_str) {
+        Some("get_service_nodes" | "get_n_service_nodes") => Ok(serde_json::json!({
+            "jsonrpc": "2.0",
+            "id": request.get("id").cloned().unwrap_or(serde_json::Value::Null),
+            "result": network.service_node_states(),
+        })),
+        Some(other) => Err(RpcError::bad_request(format!(
+            "unknown JSON-RPC method {:?}",
+            other.chars().take(64).collect::<String>()
+        ))),
+        None => Err(RpcError::bad_request("missing method")),
     }
 }
 
@@ -242,18 +343,18 @@ pub async fn serve_metrics(
             let handler = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
                 let service = service.clone();
                 async move {
-                    let response = if request.method() == Method::GET
-                        && request.uri().path() == "/metrics"
-                    {
-                        let mut response = text(200, service.metrics.render(&service.rpc.storage));
-                        response.headers_mut().insert(
-                            header::CONTENT_TYPE,
-                            header::HeaderValue::from_static("text/plain; version=0.0.4"),
-                        );
-                        response
-                    } else {
-                        text(404, "metrics are at GET /metrics")
-                    };
+                    let response =
+                        if request.method() == Method::GET && request.uri().path() == "/metrics" {
+                            let mut response =
+                                text(200, service.metrics.render(&service.executor.rpc.storage));
+                            response.headers_mut().insert(
+                                header::CONTENT_TYPE,
+                                header::HeaderValue::from_static("text/plain; version=0.0.4"),
+                            );
+                            response
+                        } else {
+                            text(404, "metrics are at GET /metrics")
+                        };
                     Ok::<_, Infallible>(response)
                 }
             });

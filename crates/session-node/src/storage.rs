@@ -62,6 +62,40 @@ pub struct StoredMessage {
     pub data: Vec<u8>,
 }
 
+/// One change recorded in the journal, as peers exchange it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// A message was stored.
+    Store(StoredMessage),
+    /// A message was deleted.
+    Delete {
+        /// Its hash.
+        hash: Hash,
+        /// Its expiry (how long to remember the deletion).
+        expiry: u64,
+    },
+    /// A message's expiry changed.
+    Expire {
+        /// Its hash.
+        hash: Hash,
+        /// The new expiry.
+        expiry: u64,
+    },
+    /// A store whose message is already gone here.
+    Skip,
+}
+
+/// A journal entry: its position, the owner, and the change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JournalEntry {
+    /// Position in this node's journal.
+    pub id: i64,
+    /// The account.
+    pub owner: Owner,
+    /// What changed.
+    pub change: Change,
+}
+
 /// What `store` did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StoreOutcome {
@@ -115,6 +149,25 @@ CREATE TABLE IF NOT EXISTS messages (
 );
 CREATE INDEX IF NOT EXISTS messages_by_owner ON messages(owner, namespace, id);
 CREATE INDEX IF NOT EXISTS messages_by_expiry ON messages(expiry);
+-- Every change, in order, for swarm peers to pull: 0 = store, 1 = delete, 2 = expiry change.
+CREATE TABLE IF NOT EXISTS journal (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    op INTEGER NOT NULL,
+    owner INTEGER NOT NULL,
+    hash BLOB NOT NULL,
+    expiry INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS journal_by_expiry ON journal(expiry);
+-- Hashes deleted before they expired, so that a late copy from a peer is not stored again.
+CREATE TABLE IF NOT EXISTS tombstones (
+    hash BLOB PRIMARY KEY,
+    expiry INTEGER NOT NULL
+) WITHOUT ROWID;
+-- How far this node has pulled each peer's journal.
+CREATE TABLE IF NOT EXISTS peer_cursors (
+    peer BLOB PRIMARY KEY,
+    cursor INTEGER NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS revoked_subaccounts (
     owner INTEGER NOT NULL REFERENCES owners(id),
     token BLOB NOT NULL,
@@ -191,7 +244,12 @@ impl Storage {
             )
             .optional()?
             .is_some();
-        if exists {
+        let deleted: bool = tx
+            .prepare_cached("SELECT 1 FROM tombstones WHERE hash = ?1")?
+            .query_row([hash.as_slice()], |_| Ok(()))
+            .optional()?
+            .is_some();
+        if exists || deleted {
             return Ok(StoreOutcome::AlreadyStored);
         }
         let used = used_bytes(&tx)?;
@@ -205,13 +263,16 @@ impl Storage {
         let (mut removed_count, mut removed_bytes) = (0u64, 0u64);
         if replace_namespace {
             let mut stmt = tx.prepare(
-                "DELETE FROM messages WHERE owner = ?1 AND namespace = ?2 RETURNING length(data)",
+                "DELETE FROM messages WHERE owner = ?1 AND namespace = ?2
+                 RETURNING hash, expiry, length(data)",
             )?;
-            let lengths =
-                stmt.query_map(params![owner_id, namespace], |row| row.get::<_, i64>(0))?;
-            for len in lengths {
+            let mut rows = stmt.query(params![owner_id, namespace])?;
+            while let Some(row) = rows.next()? {
+                let old = blob32(row, 0)?;
+                let old_expiry = u64::try_from(row.get::<_, i64>(1)?).unwrap_or(0);
                 removed_count += 1;
-                removed_bytes += u64::try_from(len?).unwrap_or(0);
+                removed_bytes += u64::try_from(row.get::<_, i64>(2)?).unwrap_or(0);
+                journal(&tx, OP_DELETE, owner_id, &old, old_expiry)?;
             }
         }
         tx.execute(
@@ -226,6 +287,7 @@ impl Storage {
                 data
             ],
         )?;
+        journal(&tx, OP_STORE, owner_id, hash, expiry)?;
         tx.commit()?;
         self.count.fetch_add(1, Ordering::Relaxed);
         self.bytes.fetch_add(data.len() as u64, Ordering::Relaxed);
@@ -286,7 +348,7 @@ impl Storage {
         self.delete_where(owner, |tx, owner_id, deleted| {
             let mut stmt = tx.prepare_cached(
                 "DELETE FROM messages WHERE owner = ?1 AND hash = ?2
-                 RETURNING namespace, hash, length(data)",
+                 RETURNING namespace, hash, length(data), expiry",
             )?;
             for hash in hashes {
                 collect_deleted(stmt.query(params![owner_id, hash.as_slice()])?, deleted)?;
@@ -317,7 +379,7 @@ impl Storage {
                 Some(ns) => {
                     let mut stmt = tx.prepare_cached(
                         "DELETE FROM messages WHERE owner = ?1 AND namespace = ?2 AND timestamp <= ?3
-                         RETURNING namespace, hash, length(data)",
+                         RETURNING namespace, hash, length(data), expiry",
                     )?;
                     let mut out = Vec::new();
                     collect_deleted(stmt.query(params![owner_id, ns, to_i64(before)])?, &mut out)?;
@@ -326,7 +388,7 @@ impl Storage {
                 None => {
                     let mut stmt = tx.prepare_cached(
                         "DELETE FROM messages WHERE owner = ?1 AND timestamp <= ?2
-                         RETURNING namespace, hash, length(data)",
+                         RETURNING namespace, hash, length(data), expiry",
                     )?;
                     let mut out = Vec::new();
                     collect_deleted(stmt.query(params![owner_id, to_i64(before)])?, &mut out)?;
@@ -344,7 +406,7 @@ impl Storage {
         body: impl FnOnce(
             &rusqlite::Transaction<'_>,
             i64,
-            &mut Vec<(i16, Hash, u64)>,
+            &mut Vec<Deleted>,
         ) -> Result<(), StorageError>,
     ) -> Result<Vec<(i16, Hash)>, StorageError> {
         let mut conn = self.lock()?;
@@ -354,10 +416,18 @@ impl Storage {
         };
         let mut deleted = Vec::new();
         body(&tx, owner_id, &mut deleted)?;
+        for row in &deleted {
+            journal(&tx, OP_DELETE, owner_id, &row.hash, row.expiry)?;
+            tx.prepare_cached("INSERT OR IGNORE INTO tombstones (hash, expiry) VALUES (?1, ?2)")?
+                .execute(params![row.hash.as_slice(), to_i64(row.expiry)])?;
+        }
         tx.commit()?;
-        let bytes = deleted.iter().map(|(_, _, len)| *len).sum();
+        let bytes = deleted.iter().map(|row| row.bytes).sum();
         self.forget(deleted.len() as u64, bytes);
-        let mut out: Vec<(i16, Hash)> = deleted.into_iter().map(|(ns, h, _)| (ns, h)).collect();
+        let mut out: Vec<(i16, Hash)> = deleted
+            .into_iter()
+            .map(|row| (row.namespace, row.hash))
+            .collect();
         out.sort_by_key(|entry| entry.1);
         Ok(out)
     }
@@ -397,7 +467,12 @@ impl Storage {
                     ExpireMode::Extend => expiry > current,
                 };
                 if allowed {
-                    set.execute(params![to_i64(expiry), owner_id, hash.as_slice()])?;
+                    // Setting the expiry it already has changes nothing, and is not journalled
+                    // (peers applying each other's changes must come to rest).
+                    if expiry != current {
+                        set.execute(params![to_i64(expiry), owner_id, hash.as_slice()])?;
+                        journal(&tx, OP_EXPIRE, owner_id, hash, expiry)?;
+                    }
                     outcome.updated.push(*hash);
                 } else {
                     outcome.unchanged.push((*hash, current));
@@ -436,6 +511,9 @@ impl Storage {
             while let Some(row) = rows.next()? {
                 out.push((row.get(0)?, blob32(row, 1)?));
             }
+        }
+        for (_, hash) in &out {
+            journal(&tx, OP_EXPIRE, owner_id, hash, expiry)?;
         }
         tx.commit()?;
         out.sort_by_key(|entry| entry.1);
@@ -480,6 +558,11 @@ impl Storage {
             bytes += u64::try_from(row.get::<_, i64>(0)?).unwrap_or(0);
         }
         drop(rows);
+        drop(stmt);
+        conn.prepare_cached("DELETE FROM journal WHERE expiry <= ?1")?
+            .execute([to_i64(now)])?;
+        conn.prepare_cached("DELETE FROM tombstones WHERE expiry <= ?1")?
+            .execute([to_i64(now)])?;
         self.forget(count, bytes);
         Ok(count)
     }
@@ -536,6 +619,161 @@ impl Storage {
         Ok(found)
     }
 
+    /// Journal entries after `after` (at most `limit`), with each store's message when it still
+    /// exists, and whether more remain.
+    pub fn changes_after(
+        &self,
+        after: i64,
+        limit: usize,
+    ) -> Result<(Vec<JournalEntry>, bool), StorageError> {
+        let conn = self.lock()?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT j.id, j.op, o.pubkey, j.hash, j.expiry, m.namespace, m.timestamp, m.data
+             FROM journal j JOIN owners o ON o.id = j.owner
+             LEFT JOIN messages m ON m.hash = j.hash
+             WHERE j.id > ?1 ORDER BY j.id LIMIT ?2",
+        )?;
+        let mut rows = stmt.query(params![after, i64::try_from(limit + 1).unwrap_or(i64::MAX)])?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            if out.len() == limit {
+                return Ok((out, true));
+            }
+            let id: i64 = row.get(0)?;
+            let op: i64 = row.get(1)?;
+            let owner: Owner = row
+                .get::<_, Vec<u8>>(2)?
+                .try_into()
+                .map_err(|_| StorageError::Database(rusqlite::Error::InvalidQuery))?;
+            let hash = blob32(row, 3)?;
+            let expiry = u64::try_from(row.get::<_, i64>(4)?).unwrap_or(0);
+            let change = match op {
+                OP_STORE => match row.get::<_, Option<i16>>(5)? {
+                    Some(namespace) => Change::Store(StoredMessage {
+                        hash,
+                        namespace,
+                        timestamp: u64::try_from(row.get::<_, i64>(6)?).unwrap_or(0),
+                        expiry,
+                        data: row.get(7)?,
+                    }),
+                    // Deleted or expired since: a later entry says so, or it is gone anyway.
+                    None => Change::Skip,
+                },
+                OP_DELETE => Change::Delete { hash, expiry },
+                _ => Change::Expire { hash, expiry },
+            };
+            out.push(JournalEntry { id, owner, change });
+        }
+        Ok((out, false))
+    }
+
+    /// Applies a peer's change. Stores and deletes are idempotent; a deleted hash stays deleted.
+    pub fn apply(&self, owner: &Owner, change: &Change) -> Result<(), StorageError> {
+        match change {
+            Change::Store(m) => self
+                .store(
+                    owner,
+                    m.namespace,
+                    &m.hash,
+                    m.timestamp,
+                    m.expiry,
+                    &m.data,
+                    false,
+                )
+                .map(|_| ()),
+            Change::Delete { hash, expiry } => {
+                self.delete_hashes(owner, std::slice::from_ref(hash))?;
+                let conn = self.lock()?;
+                conn.prepare_cached(
+                    "INSERT OR IGNORE INTO tombstones (hash, expiry) VALUES (?1, ?2)",
+                )?
+                .execute(params![hash.as_slice(), to_i64(*expiry)])?;
+                Ok(())
+            }
+            Change::Expire { hash, expiry } => self
+                .expire(owner, std::slice::from_ref(hash), *expiry, ExpireMode::Set)
+                .map(|_| ()),
+            Change::Skip => Ok(()),
+        }
+    }
+
+    /// How far this node has pulled `peer`'s journal.
+    pub fn cursor(&self, peer: &[u8; 32]) -> Result<i64, StorageError> {
+        let conn = self.lock()?;
+        let cursor = conn
+            .prepare_cached("SELECT cursor FROM peer_cursors WHERE peer = ?1")?
+            .query_row([peer.as_slice()], |row| row.get(0))
+            .optional()?;
+        Ok(cursor.unwrap_or(0))
+    }
+
+    /// Records how far this node has pulled `peer`'s journal.
+    pub fn set_cursor(&self, peer: &[u8; 32], cursor: i64) -> Result<(), StorageError> {
+        let conn = self.lock()?;
+        conn.prepare_cached("INSERT OR REPLACE INTO peer_cursors (peer, cursor) VALUES (?1, ?2)")?
+            .execute(params![peer.as_slice(), cursor])?;
+        Ok(())
+    }
+
+    /// The owners this node holds messages for.
+    pub fn owners(&self) -> Result<Vec<Owner>, StorageError> {
+        let conn = self.lock()?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT pubkey FROM owners WHERE id IN (SELECT DISTINCT owner FROM messages)",
+        )?;
+        let mut rows = stmt.query([])?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            if let Ok(owner) = Owner::try_from(row.get::<_, Vec<u8>>(0)?) {
+                out.push(owner);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every unexpired message of an owner, in all namespaces.
+    pub fn owner_messages(
+        &self,
+        owner: &Owner,
+        now: u64,
+    ) -> Result<Vec<StoredMessage>, StorageError> {
+        let conn = self.lock()?;
+        let Some(owner_id) = find_owner(&conn, owner)? else {
+            return Ok(Vec::new());
+        };
+        let mut stmt = conn.prepare_cached(
+            "SELECT hash, namespace, timestamp, expiry, data FROM messages
+             WHERE owner = ?1 AND expiry > ?2 ORDER BY id",
+        )?;
+        let mut rows = stmt.query(params![owner_id, to_i64(now)])?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            out.push(read_message(row)?);
+        }
+        Ok(out)
+    }
+
+    /// Drops an owner's messages after they were handed to the swarm that now owns them (no
+    /// tombstones: the messages live on there).
+    pub fn hand_off(&self, owner: &Owner) -> Result<u64, StorageError> {
+        let conn = self.lock()?;
+        let Some(owner_id) = find_owner(&conn, owner)? else {
+            return Ok(0);
+        };
+        let mut stmt =
+            conn.prepare_cached("DELETE FROM messages WHERE owner = ?1 RETURNING length(data)")?;
+        let mut rows = stmt.query([owner_id])?;
+        let (mut count, mut bytes) = (0u64, 0u64);
+        while let Some(row) = rows.next()? {
+            count += 1;
+            bytes += u64::try_from(row.get::<_, i64>(0)?).unwrap_or(0);
+        }
+        drop(rows);
+        drop(stmt);
+        self.forget(count, bytes);
+        Ok(count)
+    }
+
     fn forget(&self, count: u64, bytes: u64) {
         if count > 0 {
             self.count
@@ -544,6 +782,23 @@ impl Storage {
                 .fetch_sub(bytes.min(self.message_bytes()), Ordering::Relaxed);
         }
     }
+}
+
+/// Journal operation codes.
+const OP_STORE: i64 = 0;
+const OP_DELETE: i64 = 1;
+const OP_EXPIRE: i64 = 2;
+
+fn journal(
+    conn: &Connection,
+    op: i64,
+    owner_id: i64,
+    hash: &Hash,
+    expiry: u64,
+) -> Result<(), StorageError> {
+    conn.prepare_cached("INSERT INTO journal (op, owner, hash, expiry) VALUES (?1, ?2, ?3, ?4)")?
+        .execute(params![op, owner_id, hash.as_slice(), to_i64(expiry)])?;
+    Ok(())
 }
 
 fn used_bytes(conn: &Connection) -> Result<u64, StorageError> {
@@ -569,18 +824,28 @@ fn owner_id(conn: &Connection, owner: &Owner) -> Result<i64, StorageError> {
     Ok(conn.last_insert_rowid())
 }
 
+/// Reads `namespace, hash, length(data), expiry` rows of a delete.
 fn collect_deleted(
     mut rows: rusqlite::Rows<'_>,
-    out: &mut Vec<(i16, Hash, u64)>,
+    out: &mut Vec<Deleted>,
 ) -> Result<(), StorageError> {
     while let Some(row) = rows.next()? {
-        out.push((
-            row.get(0)?,
-            blob32(row, 1)?,
-            u64::try_from(row.get::<_, i64>(2)?).unwrap_or(0),
-        ));
+        out.push(Deleted {
+            namespace: row.get(0)?,
+            hash: blob32(row, 1)?,
+            bytes: u64::try_from(row.get::<_, i64>(2)?).unwrap_or(0),
+            expiry: u64::try_from(row.get::<_, i64>(3)?).unwrap_or(0),
+        });
     }
     Ok(())
+}
+
+/// A row removed by a delete.
+struct Deleted {
+    namespace: i16,
+    hash: Hash,
+    bytes: u64,
+    expiry: u64,
 }
 
 fn read_message(row: &rusqlite::Row<'_>) -> Result<StoredMessage, StorageError> {
@@ -744,6 +1009,76 @@ mod test {
         assert!(s.message_count() > 0);
         let (all, _) = s.retrieve(&ALICE, 0, None, 1000, usize::MAX, 0).unwrap();
         assert_eq!(all.len() as u64, s.message_count());
+    }
+
+    #[test]
+    fn journal_records_every_change_and_peers_converge() {
+        let (_dir, a) = open();
+        let (_dir2, b) = open();
+        a.store(&ALICE, 0, &[1; 32], 1, 1000, b"one", false)
+            .unwrap();
+        a.store(&ALICE, 0, &[2; 32], 2, 1000, b"two", false)
+            .unwrap();
+        a.store(&ALICE, -1, &[3; 32], 3, 1000, b"outbox", true)
+            .unwrap();
+        a.store(&ALICE, -1, &[4; 32], 4, 1000, b"outbox 2", true)
+            .unwrap();
+        a.delete_hashes(&ALICE, &[[1; 32]]).unwrap();
+        a.expire(&ALICE, &[[2; 32]], 900, ExpireMode::Set).unwrap();
+        let (entries, more) = a.changes_after(0, 100).unwrap();
+        assert!(!more);
+        let kinds: Vec<&str> = entries
+            .iter()
+            .map(|e| match e.change {
+                Change::Store(_) => "store",
+                Change::Delete { .. } => "delete",
+                Change::Expire { .. } => "expire",
+                Change::Skip => "skip",
+            })
+            .collect();
+        // The first store and the first outbox message are gone, so their stores are skipped.
+        assert_eq!(
+            kinds,
+            ["skip", "store", "skip", "delete", "store", "delete", "expire"]
+        );
+        // Paging.
+        let (page, more) = a.changes_after(0, 3).unwrap();
+        assert_eq!((page.len(), more), (3, true));
+        assert!(a.changes_after(page[2].id, 100).unwrap().0.len() == 4);
+
+        // A peer applying the journal ends identical, and stays so when it sees it twice.
+        for _ in 0..2 {
+            for entry in &entries {
+                b.apply(&entry.owner, &entry.change).unwrap();
+            }
+        }
+        let mine = |s: &Storage, ns| s.retrieve(&ALICE, ns, None, 10, usize::MAX, 0).unwrap().0;
+        assert_eq!(mine(&a, 0), mine(&b, 0));
+        assert_eq!(mine(&a, -1), mine(&b, -1));
+        // A deleted message arriving late is not stored again.
+        b.apply(
+            &ALICE,
+            &Change::Store(StoredMessage {
+                hash: [1; 32],
+                namespace: 0,
+                timestamp: 1,
+                expiry: 1000,
+                data: b"one".to_vec(),
+            }),
+        )
+        .unwrap();
+        assert_eq!(mine(&b, 0).len(), 1);
+        // Re-applying an expiry it already has journals nothing new (peers come to rest).
+        let before = b.changes_after(0, 100).unwrap().0.len();
+        b.apply(
+            &ALICE,
+            &Change::Expire {
+                hash: [2; 32],
+                expiry: 900,
+            },
+        )
+        .unwrap();
+        assert_eq!(b.changes_after(0, 100).unwrap().0.len(), before);
     }
 
     #[test]

@@ -1,7 +1,9 @@
 #![doc = include_str!("../README.md")]
 
 mod assignment;
+mod node_list;
 mod space;
 
 pub use assignment::{assign, Assignment, SwarmConfig, SwarmConfigError};
+pub use node_list::{NodeEntry, NodeList, NodeListError, SignedNodeList, SwarmEntry};
 pub use space::{select_swarm, swarm_space, swarm_space_of_account, SwarmId};

@@ -1,0 +1,156 @@
+//! Runs requests the way a swarm member must: route (421 for accounts of other swarms), apply
+//! locally, and forward writes to every other member of the swarm before replying, listing each
+//! member's own signed result. Batches, sequences and `ifelse` are unpacked here.
+
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+use session_wire::rpc::{BatchParams, IfElseParams, RawRequest, Request, MAX_SUBREQUESTS};
+
+use crate::auth::AccountKey;
+use crate::error::RpcError;
+use crate::network::{Network, Route};
+use crate::peer::Peers;
+use crate::rpc::{account_of, is_replicated, RpcContext, RpcResult, HARD_FORK, VERSION};
+use crate::server::now_ms;
+
+/// Path peers forward replicated writes to.
+pub const FORWARD_PATH: &str = "/swarm/v1/forward";
+
+/// The request runner of one node.
+pub struct Executor {
+    /// Local handlers.
+    pub rpc: Arc<RpcContext>,
+    /// The node list.
+    pub network: Arc<Network>,
+    /// Node-to-node client.
+    pub peers: Arc<Peers>,
+}
+
+impl Executor {
+    /// Runs a client request (`forwarded` when a swarm peer passed it on: then it is applied
+    /// here only).
+    pub async fn execute(&self, request: Request, forwarded: bool) -> RpcResult {
+        match request {
+            Request::Batch(p) => self.batch(p, false, forwarded).await,
+            Request::Sequence(p) => self.batch(p, true, forwarded).await,
+            Request::IfElse(p) => self.if_else(*p, forwarded).await,
+            single => self.single(single, forwarded).await,
+        }
+    }
+
+    async fn single(&self, request: Request, forwarded: bool) -> RpcResult {
+        if let Some(pubkey) = account_of(&request) {
+            let account = AccountKey::parse(pubkey)?;
+            if let Route::Elsewhere(body) = self.network.route(&account.key()) {
+                return Err(RpcError::new(421, body.to_string()));
+            }
+        }
+        let replicate = !forwarded && is_replicated(&request);
+        let body = replicate.then(|| request.to_json());
+        let rpc = self.rpc.clone();
+        let mut result = tokio::task::spawn_blocking(move || rpc.handle(request, now_ms()))
+            .await
+            .map_err(|_| RpcError::new(500, "internal error"))??;
+        if let Some(body) = body {
+            self.replicate(body, &mut result).await;
+        }
+        Ok(result)
+    }
+
+    /// Forwards a write to every other swarm member at once and adds each one's result (or
+    /// why it failed) to `result["swarm"]`.
+    async fn replicate(&self, body: Vec<u8>, result: &mut Value) {
+        let mut sends = tokio::task::JoinSet::new();
+        for peer in self.network.swarm_peers() {
+            let (peers, body) = (self.peers.clone(), body.clone());
+            sends.spawn(async move { (peer.key, peers.post(peer, FORWARD_PATH, body).await) });
+        }
+        let mut answers = Vec::new();
+        while let Some(joined) = sends.join_next().await {
+            if let Ok(answer) = joined {
+                answers.push(answer);
+            }
+        }
+        let Some(swarm) = result.get_mut("swarm").and_then(Value::as_object_mut) else {
+            return;
+        };
+        for (key, answer) in answers {
+            let key_hex = key.to_string();
+            let member = match answer {
+                Ok(response) if response.status == 200 => {
+                    serde_json::from_slice::<Value>(&response.body)
+                        .ok()
+                        .and_then(|mut v| v.get_mut("swarm")?.get_mut(&key_hex).map(Value::take))
+                        .unwrap_or_else(|| json!({"failed": true, "bad_peer_response": true}))
+                }
+                Ok(response) => json!({
+                    "failed": true,
+                    "code": response.status,
+                    "reason": String::from_utf8_lossy(&response.body).chars().take(200).collect::<String>(),
+                }),
+                Err(session_net::NetError::Timeout) => json!({"failed": true, "timeout": true}),
+                Err(e) => json!({"failed": true, "reason": e.to_string()}),
+            };
+            swarm.insert(key_hex, member);
+        }
+    }
+
+    async fn batch(&self, p: BatchParams, sequential: bool, forwarded: bool) -> RpcResult {
+        let count = p.requests.len();
+        if count == 0 || count > MAX_SUBREQUESTS {
+            return Err(RpcError::bad_request(format!(
+                "batch needs 1 to {MAX_SUBREQUESTS} requests, got {count}"
+            )));
+        }
+        let mut results = Vec::with_capacity(count);
+        for raw in p.requests {
+            let (code, body) = self.sub_request(raw, forwarded, false).await;
+            results.push(json!({"code": code, "body": body}));
+            if sequential && !(200..300).contains(&code) {
+                break;
+            }
+        }
+        Ok(json!({"results": results}))
+    }
+
+    /// Runs a batch element or `ifelse` branch; a batch may sit in an `ifelse` branch, nothing
+    /// else nests.
+    async fn sub_request(
+        &self,
+        raw: RawRequest,
+        forwarded: bool,
+        allow_batch: bool,
+    ) -> (u16, Value) {
+        let outcome = match Request::from_raw(raw) {
+            Err(e) => Err(RpcError::bad_request(e.to_string())),
+            Ok(Request::Batch(p)) if allow_batch => Box::pin(self.batch(p, false, forwarded)).await,
+            Ok(Request::Sequence(p)) if allow_batch => {
+                Box::pin(self.batch(p, true, forwarded)).await
+            }
+            Ok(Request::Batch(_) | Request::Sequence(_) | Request::IfElse(_)) => Err(
+                RpcError::bad_request("batch, sequence and ifelse cannot be nested in a batch"),
+            ),
+            Ok(request) => self.single(request, forwarded).await,
+        };
+        match outcome {
+            Ok(body) => (200, body),
+            Err(e) => (e.status, Value::String(e.message)),
+        }
+    }
+
+    async fn if_else(&self, p: IfElseParams, forwarded: bool) -> RpcResult {
+        let c = &p.condition;
+        let holds = c.v_at_least.is_none_or(|v| VERSION >= v)
+            && c.v_below.is_none_or(|v| VERSION < v)
+            && c.hf_at_least.is_none_or(|hf| HARD_FORK >= hf)
+            && c.hf_before.is_none_or(|hf| HARD_FORK < hf);
+        let branch = if holds { p.then } else { p.otherwise };
+        let mut body = json!({"condition": holds});
+        if let Some(raw) = branch {
+            let (code, result) = self.sub_request(raw, forwarded, true).await;
+            body["result"] = json!({"code": code, "body": result});
+        }
+        Ok(body)
+    }
+}

@@ -1,0 +1,100 @@
+//! Plain storage-RPC calls for tests and benches: a signed account and one-shot requests.
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use serde_json::Value;
+use session_crypto::{Ed25519Seed, IdentityKeyPair};
+use session_net::{ConnectionPool, NetError, NodeAddress};
+use session_wire::rpc::{Request, RetrieveParams, StoreParams};
+
+use crate::now_ms;
+
+/// Requests time out after this long.
+pub const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// An account that signs its requests.
+pub struct TestAccount {
+    /// Its keys.
+    pub keys: IdentityKeyPair,
+}
+
+impl TestAccount {
+    /// An account from a fixed seed byte (tests want the same accounts every run).
+    pub fn from_byte(byte: u8) -> Self {
+        Self {
+            keys: Ed25519Seed::from_bytes([byte; 32]).key_pair(),
+        }
+    }
+
+    /// An account from a 32-byte seed.
+    pub fn from_seed(seed: [u8; 32]) -> Self {
+        Self {
+            keys: Ed25519Seed::from_bytes(seed).key_pair(),
+        }
+    }
+
+    /// The 32-byte key that places the account in a swarm.
+    pub fn swarm_key(&self) -> [u8; 32] {
+        self.keys.x25519_public().0
+    }
+
+    /// A store of `data` in the account's inbox (namespace 0).
+    pub fn store(&self, data: &[u8]) -> Request {
+        Request::Store(StoreParams::deposit(
+            &self.keys.account_id(),
+            0,
+            data,
+            now_ms(),
+            3_600_000,
+        ))
+    }
+
+    /// A signed retrieve of the inbox after `last_hash`.
+    pub fn retrieve(&self, last_hash: Option<String>) -> Request {
+        let mut params = RetrieveParams::signed(&self.keys, 0, now_ms(), last_hash);
+        params.max_count = Some(100_000);
+        params.max_size = Some(i64::MAX);
+        Request::Retrieve(params)
+    }
+}
+
+/// Sends a request to a node over the pool; returns the status and the JSON body (or the error
+/// text as a JSON string).
+pub async fn call(
+    pool: &ConnectionPool,
+    node: NodeAddress,
+    request: &Request,
+) -> Result<(u16, Value), NetError> {
+    let response = pool
+        .post(node, "/storage_rpc/v1", &[], request.to_json(), TIMEOUT)
+        .await?;
+    let body = serde_json::from_slice(&response.body)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&response.body).into_owned()));
+    Ok((response.status, body))
+}
+
+/// The hashes a retrieve returned, in order.
+pub fn hashes(body: &Value) -> Vec<String> {
+    body["messages"]
+        .as_array()
+        .map(|messages| {
+            messages
+                .iter()
+                .filter_map(|m| m["hash"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The data of each message a retrieve returned.
+pub fn data(body: &Value) -> Vec<Vec<u8>> {
+    body["messages"]
+        .as_array()
+        .map(|messages| {
+            messages
+                .iter()
+                .filter_map(|m| STANDARD.decode(m["data"].as_str()?).ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}

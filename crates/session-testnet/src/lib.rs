@@ -1,0 +1,396 @@
+#![doc = include_str!("../README.md")]
+
+pub mod client;
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+use session_crypto::{Ed25519PublicKey, Ed25519Seed, IdentityKeyPair, OsRng, X25519PublicKey};
+use session_net::NodeAddress;
+use session_node::config::SeedNode;
+use session_node::network::NODE_LIST_FILE;
+use session_node::server::NODE_LIST_PUSH_PATH;
+use session_node::{NodeConfig, RunningNode};
+use session_swarm::{assign, Assignment, NodeEntry, NodeList, SwarmConfig};
+
+/// What can go wrong starting or changing a local network.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TestnetError {
+    /// A node failed to start.
+    #[error("node {index}: {source}")]
+    Node {
+        /// Which node.
+        index: usize,
+        /// Why.
+        #[source]
+        source: session_node::NodeError,
+    },
+    /// File or socket trouble.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    /// A node refused a published list.
+    #[error("publishing the node list: {0}")]
+    Publish(String),
+    /// No such node.
+    #[error("no node {0}")]
+    NoSuchNode(usize),
+}
+
+/// How to build a local network.
+#[derive(Debug, Clone)]
+pub struct TestnetConfig {
+    /// Number of nodes at start.
+    pub nodes: usize,
+    /// Swarm sizes (small ones, so a few nodes form several swarms).
+    pub swarm: SwarmConfig,
+    /// How many of the first nodes are seed nodes.
+    pub seeds: usize,
+    /// Milliseconds between a node's pulls from its swarm peers.
+    pub sync_interval_ms: u64,
+    /// Seconds between a node's polls of the seeds.
+    pub list_poll_secs: u64,
+    /// Where the nodes' data directories go (a temporary directory when `None`).
+    pub base_dir: Option<PathBuf>,
+}
+
+impl Default for TestnetConfig {
+    fn default() -> Self {
+        Self {
+            nodes: 12,
+            // 12 nodes form 3 swarms of 4.
+            swarm: SwarmConfig::new(3, 4, 6).unwrap_or(SwarmConfig::REFERENCE),
+            seeds: 3,
+            sync_interval_ms: 500,
+            list_poll_secs: 1,
+            base_dir: None,
+        }
+    }
+}
+
+/// What a client needs to join a network: the registry key and the seed nodes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetworkFile {
+    /// The registry's Ed25519 key, hex.
+    pub registry_key: String,
+    /// Seed nodes serving the signed list.
+    pub seed_nodes: Vec<SeedNode>,
+}
+
+/// One node of the network, running or not.
+struct Slot {
+    dir: PathBuf,
+    addr: SocketAddr,
+    key: Ed25519PublicKey,
+    x25519: X25519PublicKey,
+    running: Option<RunningNode>,
+    listed: bool,
+}
+
+/// A local network of real nodes on loopback sockets, each with its own data directory.
+pub struct Testnet {
+    config: TestnetConfig,
+    registry: IdentityKeyPair,
+    _temp: Option<tempfile::TempDir>,
+    base: PathBuf,
+    slots: Vec<Slot>,
+    assignment: Assignment,
+    version: u64,
+}
+
+impl Testnet {
+    /// Starts `config.nodes` nodes with a fresh registry key, a signed list and seed nodes.
+    pub async fn start(config: TestnetConfig) -> Result<Self, TestnetError> {
+        let (temp, base) = match &config.base_dir {
+            Some(dir) => {
+                std::fs::create_dir_all(dir)?;
+                (None, dir.clone())
+            }
+            None => {
+                let temp = tempfile::tempdir()?;
+                let base = temp.path().to_path_buf();
+                (Some(temp), base)
+            }
+        };
+        let registry = Ed25519Seed::generate(&mut OsRng).key_pair();
+        let mut net = Self {
+            config,
+            registry,
+            _temp: temp,
+            base,
+            slots: Vec::new(),
+            assignment: Assignment::empty(),
+            version: 0,
+        };
+        for _ in 0..net.config.nodes {
+            net.prepare_slot()?;
+        }
+        net.write_list()?;
+        for index in 0..net.slots.len() {
+            net.start_node(index).await?;
+        }
+        Ok(net)
+    }
+
+    /// Creates a data directory with an identity key and reserves a loopback port.
+    fn prepare_slot(&mut self) -> Result<usize, TestnetError> {
+        let index = self.slots.len();
+        let dir = self.base.join(format!("node-{index:02}"));
+        std::fs::create_dir_all(&dir)?;
+        let seed = Ed25519Seed::generate(&mut OsRng);
+        session_node::identity::write_private(
+            &dir.join(session_node::identity::IDENTITY_FILE),
+            seed.as_bytes(),
+        )
+        .map_err(|source| TestnetError::Node { index, source })?;
+        let keys = seed.key_pair();
+        let addr = TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+        self.slots.push(Slot {
+            dir,
+            addr,
+            key: keys.ed25519_public(),
+            x25519: keys.x25519_public(),
+            running: None,
+            listed: true,
+        });
+        Ok(index)
+    }
+
+    /// The next signed list for the listed nodes, written into every data directory (so that
+    /// nodes starting now know it) and kept as the current assignment.
+    fn write_list(&mut self) -> Result<session_swarm::SignedNodeList, TestnetError> {
+        let listed: Vec<&Slot> = self.slots.iter().filter(|s| s.listed).collect();
+        let keys: Vec<Ed25519PublicKey> = listed.iter().map(|s| s.key).collect();
+        self.assignment = assign(&self.assignment, &keys, self.config.swarm);
+        self.version += 1;
+        let entries = listed
+            .iter()
+            .map(|s| NodeEntry {
+                pubkey_ed25519: s.key.to_string(),
+                pubkey_x25519: s.x25519.to_string(),
+                https: s.addr,
+            })
+            .collect();
+        let list = NodeList::new(self.version, now_ms(), entries, &self.assignment);
+        let signed = list.sign(&self.registry);
+        let bytes =
+            serde_json::to_vec(&signed).map_err(|e| TestnetError::Publish(e.to_string()))?;
+        for slot in &self.slots {
+            std::fs::write(slot.dir.join(NODE_LIST_FILE), &bytes)?;
+        }
+        Ok(signed)
+    }
+
+    fn node_config(&self, index: usize) -> Result<NodeConfig, TestnetError> {
+        let slot = self
+            .slots
+            .get(index)
+            .ok_or(TestnetError::NoSuchNode(index))?;
+        let mut config = NodeConfig::with_data_dir(&slot.dir);
+        config.listen = slot.addr;
+        config.rate_limit.requests_per_second = 1_000_000.0;
+        config.rate_limit.burst = 1_000_000.0;
+        config.sweep_interval_secs = 1;
+        config.registry_key = Some(self.registry.ed25519_public().to_string());
+        config.seed_nodes = self.network_file().seed_nodes;
+        config.list_poll_secs = self.config.list_poll_secs;
+        config.sync_interval_ms = self.config.sync_interval_ms;
+        config.log = "warn".into();
+        Ok(config)
+    }
+
+    async fn start_node(&mut self, index: usize) -> Result<(), TestnetError> {
+        let config = self.node_config(index)?;
+        // The port was reserved by closing a listener; retry briefly if it lingers.
+        let mut attempt = 0;
+        let node = loop {
+            match RunningNode::start(config.clone()).await {
+                Ok(node) => break node,
+                Err(session_node::NodeError::Io { .. }) if attempt < 50 => {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(source) => return Err(TestnetError::Node { index, source }),
+            }
+        };
+        if let Some(slot) = self.slots.get_mut(index) {
+            slot.running = Some(node);
+        }
+        Ok(())
+    }
+
+    /// Addresses of every listed node, in index order.
+    pub fn addresses(&self) -> Vec<NodeAddress> {
+        self.slots
+            .iter()
+            .map(|s| NodeAddress {
+                addr: s.addr,
+                key: s.key,
+            })
+            .collect()
+    }
+
+    /// The address of node `index`.
+    pub fn address(&self, index: usize) -> Option<NodeAddress> {
+        self.addresses().get(index).copied()
+    }
+
+    /// Indices of the members of the swarm that owns the account with this 32-byte key.
+    pub fn swarm_members_for(&self, account_key: &[u8; 32]) -> Vec<usize> {
+        let ids = self.assignment.swarm_ids();
+        let Some(swarm) =
+            session_swarm::select_swarm(&ids, session_swarm::swarm_space(account_key))
+        else {
+            return Vec::new();
+        };
+        let members: Vec<Ed25519PublicKey> = self.assignment.members(swarm).copied().collect();
+        self.slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| members.contains(&s.key))
+            .map(|(i, _)| i)
+            .collect()
+    }
+
+    /// The current assignment of nodes to swarms.
+    pub fn assignment(&self) -> &Assignment {
+        &self.assignment
+    }
+
+    /// The running node at `index`, if it runs.
+    pub fn node(&self, index: usize) -> Option<&RunningNode> {
+        self.slots.get(index)?.running.as_ref()
+    }
+
+    /// The current node-list version.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// The file a client needs to join (registry key and seeds).
+    pub fn network_file(&self) -> NetworkFile {
+        NetworkFile {
+            registry_key: self.registry.ed25519_public().to_string(),
+            seed_nodes: self
+                .slots
+                .iter()
+                .take(self.config.seeds)
+                .map(|s| SeedNode {
+                    https: s.addr,
+                    pubkey_ed25519: s.key.to_string(),
+                })
+                .collect(),
+        }
+    }
+
+    /// Stops node `index` cleanly (in-flight requests finish).
+    pub async fn stop(&mut self, index: usize) -> Result<(), TestnetError> {
+        let slot = self
+            .slots
+            .get_mut(index)
+            .ok_or(TestnetError::NoSuchNode(index))?;
+        if let Some(node) = slot.running.take() {
+            node.shutdown().await;
+        }
+        Ok(())
+    }
+
+    /// Kills node `index` at once, as a crash would.
+    pub fn kill(&mut self, index: usize) -> Result<(), TestnetError> {
+        let slot = self
+            .slots
+            .get_mut(index)
+            .ok_or(TestnetError::NoSuchNode(index))?;
+        if let Some(node) = slot.running.take() {
+            node.kill();
+        }
+        Ok(())
+    }
+
+    /// Starts a stopped or killed node again, with its data directory and port.
+    pub async fn restart(&mut self, index: usize) -> Result<(), TestnetError> {
+        self.stop(index).await?;
+        self.start_node(index).await
+    }
+
+    /// Adds `count` nodes, publishes the list with them, and returns their indices.
+    pub async fn add_nodes(&mut self, count: usize) -> Result<Vec<usize>, TestnetError> {
+        let mut added = Vec::new();
+        for _ in 0..count {
+            added.push(self.prepare_slot()?);
+        }
+        let signed = self.write_list()?;
+        for &index in &added {
+            self.start_node(index).await?;
+        }
+        self.publish(&signed).await?;
+        Ok(added)
+    }
+
+    /// Takes nodes out of the network: they are stopped and a list without them is published.
+    pub async fn remove_nodes(&mut self, indices: &[usize]) -> Result<(), TestnetError> {
+        for &index in indices {
+            self.slots
+                .get_mut(index)
+                .ok_or(TestnetError::NoSuchNode(index))?
+                .listed = false;
+        }
+        let signed = self.write_list()?;
+        self.publish(&signed).await?;
+        // Let the leaving nodes hand their accounts over before they go.
+        for &index in indices {
+            self.stop(index).await?;
+        }
+        Ok(())
+    }
+
+    /// Pushes a signed list to every running node (seeds would spread it too, within
+    /// `list_poll_secs`; pushing makes changes take effect at once).
+    async fn publish(&self, signed: &session_swarm::SignedNodeList) -> Result<(), TestnetError> {
+        let body = serde_json::to_vec(signed).map_err(|e| TestnetError::Publish(e.to_string()))?;
+        for (slot, address) in self.slots.iter().zip(self.addresses()) {
+            if slot.running.is_none() {
+                continue;
+            }
+            let response = session_net::post_once(
+                address,
+                NODE_LIST_PUSH_PATH,
+                body.clone(),
+                Duration::from_secs(10),
+            )
+            .await
+            .map_err(|e| TestnetError::Publish(e.to_string()))?;
+            // 409: the node already learned this version from a seed.
+            if response.status != 200 && response.status != 409 {
+                return Err(TestnetError::Publish(format!(
+                    "node answered HTTP {}: {}",
+                    response.status,
+                    String::from_utf8_lossy(&response.body)
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Stops every node.
+    pub async fn shutdown(mut self) {
+        for index in 0..self.slots.len() {
+            let _ = self.stop(index).await;
+        }
+    }
+
+    /// The directory holding the nodes' data directories.
+    pub fn base_dir(&self) -> &Path {
+        &self.base
+    }
+}
+
+/// The current time in Unix milliseconds.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
