@@ -67,7 +67,7 @@ async fn run(quick: bool) {
                 let (status, _) = call(
                     &pool,
                     entry,
-                    &account.store(&(u64::from(w) << 32 | u64::from(i)).to_le_bytes()),
+                    &account.store(&((u64::from(w) + 1) << 32 | u64::from(i)).to_le_bytes()),
                 )
                 .await
                 .unwrap();
@@ -79,6 +79,7 @@ async fn run(quick: bool) {
     for task in tasks {
         task.await.unwrap();
     }
+
     let write_time = write_start.elapsed();
     let target = before + u64::from(missed / writers * writers);
     let started = Instant::now();
