@@ -257,46 +257,40 @@ impl RpcContext {
     }
 
     fn delete_all(&self, p: DeleteAllParams, now: u64) -> RpcResult {
-        let account = AccountKey::parse(&p.pubkey)?;
-        let selector = p.namespace.unwrap_or(NamespaceSelector::One(0));
         check_window(p.timestamp, now, "timestamp")?;
+        let selector = p.namespace.unwrap_or(NamespaceSelector::One(0));
         let signed = format!("delete_all{}{}", selector.signature_text(), p.timestamp);
-        verify(
-            &self.storage,
-            &account,
+        self.namespaced_write(
+            &p.pubkey,
             &p.auth,
-            signed.as_bytes(),
-            PERMISSION_DELETE,
-        )?;
-        let deleted = self
-            .storage
-            .delete_all(&account.0, selector_namespace(selector))
-            .map_err(RpcError::storage)?;
-        Ok(self.namespaced_reply("deleted", &account, p.timestamp, selector, &deleted, now))
+            &signed,
+            selector,
+            "deleted",
+            p.timestamp,
+            now,
+            |s, account, ns| s.delete_all(account, ns),
+        )
     }
 
     fn delete_before(&self, p: DeleteBeforeParams, now: u64) -> RpcResult {
-        let account = AccountKey::parse(&p.pubkey)?;
-        let selector = p.namespace.unwrap_or(NamespaceSelector::One(0));
         if p.before > now.saturating_add(SIGNATURE_WINDOW_MS) {
             return Err(RpcError::not_acceptable(format!(
                 "before {} is in the future (node time {now})",
                 p.before
             )));
         }
+        let selector = p.namespace.unwrap_or(NamespaceSelector::One(0));
         let signed = format!("delete_before{}{}", selector.signature_text(), p.before);
-        verify(
-            &self.storage,
-            &account,
+        self.namespaced_write(
+            &p.pubkey,
             &p.auth,
-            signed.as_bytes(),
-            PERMISSION_DELETE,
-        )?;
-        let deleted = self
-            .storage
-            .delete_before(&account.0, selector_namespace(selector), p.before)
-            .map_err(RpcError::storage)?;
-        Ok(self.namespaced_reply("deleted", &account, p.before, selector, &deleted, now))
+            &signed,
+            selector,
+            "deleted",
+            p.before,
+            now,
+            |s, account, ns| s.delete_before(account, ns, p.before),
+        )
     }
 
     fn expire(&self, p: ExpireParams, now: u64) -> RpcResult {
@@ -373,27 +367,56 @@ impl RpcContext {
     }
 
     fn expire_all(&self, p: ExpireAllParams, now: u64) -> RpcResult {
-        let account = AccountKey::parse(&p.pubkey)?;
-        let selector = p.namespace.unwrap_or(NamespaceSelector::One(0));
         if p.expiry.saturating_add(SIGNATURE_WINDOW_MS) < now {
             return Err(RpcError::not_acceptable(format!(
                 "expiry {} is in the past (node time {now})",
                 p.expiry
             )));
         }
+        let selector = p.namespace.unwrap_or(NamespaceSelector::One(0));
         let signed = format!("expire_all{}{}", selector.signature_text(), p.expiry);
+        self.namespaced_write(
+            &p.pubkey,
+            &p.auth,
+            &signed,
+            selector,
+            "updated",
+            p.expiry,
+            now,
+            |s, account, ns| s.expire_all(account, ns, p.expiry),
+        )
+    }
+
+    /// The common path of `delete_all`, `delete_before` and `expire_all`: authenticate the
+    /// owner's signature over `signed` (delete permission), change the selected namespaces, and
+    /// reply with the hashes touched, signed over `pubkey_hex || value || hashes`.
+    #[allow(clippy::too_many_arguments)]
+    fn namespaced_write(
+        &self,
+        pubkey: &str,
+        auth: &Auth,
+        signed: &str,
+        selector: NamespaceSelector,
+        field: &str,
+        value: u64,
+        now: u64,
+        change: impl FnOnce(
+            &Storage,
+            &crate::storage::Owner,
+            Option<i16>,
+        ) -> Result<Vec<(i16, Hash)>, crate::storage::StorageError>,
+    ) -> RpcResult {
+        let account = AccountKey::parse(pubkey)?;
         verify(
             &self.storage,
             &account,
-            &p.auth,
+            auth,
             signed.as_bytes(),
             PERMISSION_DELETE,
         )?;
-        let updated = self
-            .storage
-            .expire_all(&account.0, selector_namespace(selector), p.expiry)
+        let hashes = change(&self.storage, &account.0, selector_namespace(selector))
             .map_err(RpcError::storage)?;
-        Ok(self.namespaced_reply("updated", &account, p.expiry, selector, &updated, now))
+        Ok(self.namespaced_reply(field, &account, value, selector, &hashes, now))
     }
 
     fn get_expiries(&self, p: GetExpiriesParams, now: u64) -> RpcResult {

@@ -569,40 +569,41 @@ impl Storage {
 
     /// Adds subaccount tokens to the owner's revocation list; returns how many were new.
     pub fn revoke(&self, owner: &Owner, tokens: &[Vec<u8>]) -> Result<u64, StorageError> {
-        let mut conn = self.lock()?;
-        let tx = conn.transaction()?;
-        let owner_id = owner_id(&tx, owner)?;
-        let mut added = 0;
-        {
-            let mut stmt = tx.prepare_cached(
-                "INSERT OR IGNORE INTO revoked_subaccounts (owner, token) VALUES (?1, ?2)",
-            )?;
-            for token in tokens {
-                added += stmt.execute(params![owner_id, token])? as u64;
-            }
-        }
-        tx.commit()?;
-        Ok(added)
+        self.change_revocations(
+            owner,
+            tokens,
+            "INSERT OR IGNORE INTO revoked_subaccounts (owner, token) VALUES (?1, ?2)",
+        )
     }
 
     /// Removes subaccount tokens from the owner's revocation list; returns how many were there.
     pub fn unrevoke(&self, owner: &Owner, tokens: &[Vec<u8>]) -> Result<u64, StorageError> {
+        self.change_revocations(
+            owner,
+            tokens,
+            "DELETE FROM revoked_subaccounts WHERE owner = ?1 AND token = ?2",
+        )
+    }
+
+    /// Runs `statement` for each token in one transaction; returns the rows changed.
+    fn change_revocations(
+        &self,
+        owner: &Owner,
+        tokens: &[Vec<u8>],
+        statement: &str,
+    ) -> Result<u64, StorageError> {
         let mut conn = self.lock()?;
         let tx = conn.transaction()?;
-        let Some(owner_id) = find_owner(&tx, owner)? else {
-            return Ok(0);
-        };
-        let mut removed = 0;
+        let owner_id = owner_id(&tx, owner)?;
+        let mut changed = 0;
         {
-            let mut stmt = tx.prepare_cached(
-                "DELETE FROM revoked_subaccounts WHERE owner = ?1 AND token = ?2",
-            )?;
+            let mut stmt = tx.prepare_cached(statement)?;
             for token in tokens {
-                removed += stmt.execute(params![owner_id, token])? as u64;
+                changed += stmt.execute(params![owner_id, token])? as u64;
             }
         }
         tx.commit()?;
-        Ok(removed)
+        Ok(changed)
     }
 
     /// Whether the owner revoked this subaccount token.
