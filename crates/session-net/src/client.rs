@@ -49,10 +49,42 @@ impl Connection {
             .map_err(|_| NetError::Timeout)?
     }
 
-    async fn open_inner(node: NodeAddress) -> Result<Self, NetError> {
-        let tcp = TcpStream::connect(node.addr)
+    /// As [`Connection::open`], from a given local address (a client on its own loopback
+    /// address in tests, or a chosen interface).
+    pub async fn open_from(
+        node: NodeAddress,
+        local: std::net::IpAddr,
+        timeout: Duration,
+    ) -> Result<Self, NetError> {
+        tokio::time::timeout(timeout, Self::open_inner_from(node, Some(local)))
             .await
-            .map_err(|e| NetError::Connect(e.to_string()))?;
+            .map_err(|_| NetError::Timeout)?
+    }
+
+    async fn open_inner(node: NodeAddress) -> Result<Self, NetError> {
+        Self::open_inner_from(node, None).await
+    }
+
+    async fn open_inner_from(
+        node: NodeAddress,
+        local: Option<std::net::IpAddr>,
+    ) -> Result<Self, NetError> {
+        let connect_error = |e: std::io::Error| NetError::Connect(e.to_string());
+        let tcp = match local {
+            None => TcpStream::connect(node.addr).await.map_err(connect_error)?,
+            Some(ip) => {
+                let socket = if ip.is_ipv4() {
+                    tokio::net::TcpSocket::new_v4()
+                } else {
+                    tokio::net::TcpSocket::new_v6()
+                }
+                .map_err(connect_error)?;
+                socket
+                    .bind(std::net::SocketAddr::new(ip, 0))
+                    .map_err(connect_error)?;
+                socket.connect(node.addr).await.map_err(connect_error)?
+            }
+        };
         let _ = tcp.set_nodelay(true);
         let connector = TlsConnector::from(client_config(node.key)?);
         let name = ServerName::try_from(TLS_SERVER_NAME)

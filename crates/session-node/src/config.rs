@@ -56,6 +56,10 @@ pub struct NodeConfig {
     /// Milliseconds between pulls of each swarm peer's changes.
     #[serde(default = "default_sync_interval")]
     pub sync_interval_ms: u64,
+    /// Record what this node sees of each onion request (peer address, next hop, whether it saw
+    /// the request), for privacy tests. Off by default; never enable it on a real node.
+    #[serde(default)]
+    pub observe_privacy: bool,
 }
 
 /// A node that serves the signed node list.
@@ -127,6 +131,7 @@ impl NodeConfig {
             seed_nodes: Vec::new(),
             list_poll_secs: default_list_poll(),
             sync_interval_ms: default_sync_interval(),
+            observe_privacy: false,
         }
     }
 

@@ -8,6 +8,7 @@ pub mod identity;
 pub mod list_source;
 pub mod metrics;
 pub mod network;
+pub mod onion;
 pub mod peer;
 pub mod ratelimit;
 pub mod rpc;
@@ -35,6 +36,7 @@ use crate::executor::Executor;
 use crate::list_source::{NodeListSource, SeedNodeSource};
 use crate::metrics::Metrics;
 use crate::network::Network;
+use crate::onion::Observer;
 use crate::peer::Peers;
 use crate::ratelimit::RateLimiter;
 use crate::rpc::RpcContext;
@@ -57,6 +59,7 @@ pub struct RunningNode {
     pub metrics_addr: Option<SocketAddr>,
     storage: Arc<Storage>,
     network: Arc<Network>,
+    observer: Arc<Observer>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -107,6 +110,7 @@ impl RunningNode {
             &config.data_dir,
         ));
         let peers = Arc::new(Peers::new(identity.clone()));
+        let observer = Arc::new(Observer::new(config.observe_privacy));
         let service = Arc::new(Service {
             executor: Arc::new(Executor {
                 rpc: Arc::new(RpcContext {
@@ -119,6 +123,7 @@ impl RunningNode {
             }),
             limiter: RateLimiter::new(config.rate_limit),
             metrics: Arc::new(Metrics::default()),
+            observer: observer.clone(),
             connections: Arc::new(Semaphore::new(config.max_connections)),
         });
         let (shutdown, shutdown_rx) = watch::channel(false);
@@ -189,6 +194,7 @@ impl RunningNode {
             metrics_addr,
             storage,
             network,
+            observer,
             shutdown,
             tasks,
         })
@@ -197,6 +203,11 @@ impl RunningNode {
     /// The node's database (for tests and tools in the same process).
     pub fn storage(&self) -> &Storage {
         &self.storage
+    }
+
+    /// What this node saw of onion requests (recorded only with `observe_privacy`).
+    pub fn observations(&self) -> Vec<onion::Observation> {
+        self.observer.observations()
     }
 
     /// The node's view of the network.

@@ -52,11 +52,23 @@ impl Peers {
         path: &str,
         body: Vec<u8>,
     ) -> Result<Response, NetError> {
+        self.post_with(node, path, &[], body).await
+    }
+
+    /// As [`Peers::post`], with extra (unsigned) headers.
+    pub async fn post_with(
+        &self,
+        node: NodeAddress,
+        path: &str,
+        extra: &[(&str, String)],
+        body: Vec<u8>,
+    ) -> Result<Response, NetError> {
         let signature = STANDARD.encode(self.identity.sign(&signed_bytes(path, &body)));
-        let headers = [
+        let mut headers = vec![
             (NODE_HEADER, self.identity.ed25519_public().to_string()),
             (SIGNATURE_HEADER, signature),
         ];
+        headers.extend(extra.iter().cloned());
         self.pool
             .post(node, path, &headers, body, PEER_TIMEOUT)
             .await

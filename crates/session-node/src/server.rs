@@ -22,6 +22,7 @@ use crate::error::RpcError;
 use crate::executor::{Executor, FORWARD_PATH};
 use crate::metrics::Metrics;
 use crate::network::Network;
+use crate::onion::ONION_PATH;
 use crate::peer::verify_sender;
 use crate::ratelimit::RateLimiter;
 use crate::sync::{serve_pull, serve_push, PULL_PATH, PUSH_PATH};
@@ -43,6 +44,8 @@ pub struct Service {
     pub metrics: Arc<Metrics>,
     /// Connection slots.
     pub connections: Arc<Semaphore>,
+    /// Privacy observations of onion requests (disabled unless configured).
+    pub observer: Arc<crate::onion::Observer>,
 }
 
 /// The node's clock in Unix milliseconds.
@@ -176,7 +179,7 @@ async fn handle(
             "rate limit exceeded: too many requests from this address",
         );
     }
-    let (method, status, response) = route(request, service).await;
+    let (method, status, response) = route(request, peer, service).await;
     service.metrics.record(method, status, started.elapsed());
     tracing::debug!(method, status, "request");
     response
@@ -194,6 +197,7 @@ pub const JSON_RPC_PATH: &str = "/json_rpc";
 /// Routes one request; returns the RPC method (for metrics), the status and the response.
 async fn route(
     request: hyper::Request<Incoming>,
+    peer: SocketAddr,
     service: &Service,
 ) -> (&'static str, u16, HttpResponse) {
     if request.method() != Method::POST {
@@ -208,6 +212,7 @@ async fn route(
         NODE_LIST_PATH,
         NODE_LIST_PUSH_PATH,
         JSON_RPC_PATH,
+        ONION_PATH,
     ];
     if !known.contains(&path.as_str()) {
         return ("none", 404, text(404, "unknown endpoint"));
@@ -236,6 +241,21 @@ async fn route(
     };
     let executor = &service.executor;
     let network = &executor.network;
+    if path == ONION_PATH {
+        return match crate::onion::handle(executor, &service.observer, peer, &parts.headers, &body)
+            .await
+        {
+            Ok(sealed) => {
+                let mut response = hyper::Response::new(Full::new(Bytes::from(sealed)));
+                response.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    header::HeaderValue::from_static("application/octet-stream"),
+                );
+                ("onion", 200, response)
+            }
+            Err(e) => ("onion", e.status, text(e.status, e.message)),
+        };
+    }
     let outcome: (&'static str, Result<serde_json::Value, RpcError>) = match path.as_str() {
         STORAGE_RPC_PATH | FORWARD_PATH => {
             let forwarded = path == FORWARD_PATH;

@@ -54,6 +54,8 @@ pub struct TestnetConfig {
     pub list_poll_secs: u64,
     /// Where the nodes' data directories go (a temporary directory when `None`).
     pub base_dir: Option<PathBuf>,
+    /// Record what each node sees of onion requests (privacy tests only).
+    pub observe_privacy: bool,
 }
 
 impl Default for TestnetConfig {
@@ -66,6 +68,7 @@ impl Default for TestnetConfig {
             sync_interval_ms: 500,
             list_poll_secs: 1,
             base_dir: None,
+            observe_privacy: false,
         }
     }
 }
@@ -198,6 +201,7 @@ impl Testnet {
         config.list_poll_secs = self.config.list_poll_secs;
         config.sync_interval_ms = self.config.sync_interval_ms;
         config.log = "warn".into();
+        config.observe_privacy = self.config.observe_privacy;
         Ok(config)
     }
 
@@ -251,6 +255,17 @@ impl Testnet {
             .enumerate()
             .filter(|(_, s)| members.contains(&s.key))
             .map(|(i, _)| i)
+            .collect()
+    }
+
+    /// Every listed node as an onion hop (identity and X25519 key), in index order.
+    pub fn hops(&self) -> Vec<session_wire::onion::Hop> {
+        self.slots
+            .iter()
+            .map(|s| session_wire::onion::Hop {
+                ed25519: s.key,
+                x25519: s.x25519,
+            })
             .collect()
     }
 

@@ -4,6 +4,7 @@ mod error;
 pub mod frame;
 mod hash;
 pub mod message;
+pub mod onion;
 pub mod padding;
 pub mod protos;
 pub mod rpc;

@@ -1,0 +1,189 @@
+//! Building onion requests and opening their replies (DESIGN.md section 7).
+//!
+//! For a path `[h1, .., hn]` whose last hop is the destination, the destination's layer carries
+//! `frame(payload, {"headers": ""})`; each earlier hop's layer carries
+//! `frame(next layer, {"destination", "ephemeral_key", "enc_type"})`; the first hop receives
+//! `frame(its layer, {"ephemeral_key", "enc_type"})`. Every layer has its own ephemeral key.
+//! Only the destination encrypts the reply, with its layer's key.
+
+use serde::{Deserialize, Serialize};
+use session_crypto::{
+    CryptoRngCore, Ed25519PublicKey, HopCipher, HopKey, X25519PublicKey, X25519SecretKey,
+};
+
+use crate::error::WireError;
+use crate::frame::{encode_frame, LayerRoute};
+
+/// Most hops an onion request may take.
+pub const MAX_HOPS: usize = 15;
+
+/// A node on an onion path: its identity (to be named by the previous hop) and its X25519 key
+/// (to encrypt its layer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hop {
+    /// Ed25519 identity key.
+    pub ed25519: Ed25519PublicKey,
+    /// X25519 key for the layer.
+    pub x25519: X25519PublicKey,
+}
+
+/// A built onion request: the body for the first hop, and the key that opens the reply.
+#[derive(Debug)]
+pub struct OnionRequest {
+    /// What to `POST /onion_req/v2` to the first hop.
+    pub body: Vec<u8>,
+    /// The destination's layer key, which opens the reply.
+    pub reply_key: HopKey,
+}
+
+/// The plaintext of an onion reply: the destination's HTTP status and body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OnionReply {
+    /// HTTP status of the request at the destination.
+    pub status: u16,
+    /// The response body (JSON text, or an error message).
+    pub body: String,
+}
+
+/// Wraps `payload` (an RPC request body) for `path`, whose last element is the destination.
+pub fn build_onion(
+    path: &[Hop],
+    payload: &[u8],
+    cipher: HopCipher,
+    rng: &mut impl CryptoRngCore,
+) -> Result<OnionRequest, WireError> {
+    let (destination, relays) = path.split_last().ok_or_else(|| bad_path(0))?;
+    if path.len() > MAX_HOPS {
+        return Err(bad_path(path.len()));
+    }
+    let ephemeral = X25519SecretKey::generate(rng);
+    let reply_key = HopKey::for_client(cipher, &ephemeral, &destination.x25519)?;
+    let mut layer =
+        reply_key.encrypt(&encode_frame(payload, &LayerRoute::Deliver.to_json())?, rng)?;
+    let mut layer_key = ephemeral.public_key();
+    let mut next = destination.ed25519;
+    for hop in relays.iter().rev() {
+        let ephemeral = X25519SecretKey::generate(rng);
+        let key = HopKey::for_client(cipher, &ephemeral, &hop.x25519)?;
+        let route = LayerRoute::Relay {
+            destination: next,
+            ephemeral_key: layer_key,
+            cipher,
+        };
+        layer = key.encrypt(&encode_frame(&layer, &route.to_json())?, rng)?;
+        layer_key = ephemeral.public_key();
+        next = hop.ed25519;
+    }
+    let outer = LayerRoute::Decrypt {
+        ephemeral_key: layer_key,
+        cipher,
+    };
+    Ok(OnionRequest {
+        body: encode_frame(&layer, &outer.to_json())?,
+        reply_key,
+    })
+}
+
+/// Opens the destination's encrypted reply.
+pub fn open_reply(reply_key: &HopKey, bytes: &[u8]) -> Result<OnionReply, WireError> {
+    let plain = reply_key.decrypt(bytes)?;
+    serde_json::from_slice(&plain).map_err(|e| WireError::BadJson(e.to_string()))
+}
+
+/// Seals a reply at the destination with its layer's key.
+pub fn seal_reply(
+    key: &HopKey,
+    reply: &OnionReply,
+    rng: &mut impl CryptoRngCore,
+) -> Result<Vec<u8>, WireError> {
+    let json = serde_json::to_vec(reply).map_err(|e| WireError::BadJson(e.to_string()))?;
+    Ok(key.encrypt(&json, rng)?)
+}
+
+fn bad_path(len: usize) -> WireError {
+    WireError::BadLayerField {
+        field: "path",
+        reason: format!("an onion path has 1 to {MAX_HOPS} hops, got {len}"),
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+    use crate::frame::parse_frame;
+    use rand_chacha::rand_core::SeedableRng;
+
+    #[test]
+    fn each_hop_peels_one_layer_and_only_the_destination_sees_the_payload() {
+        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(5);
+        for cipher in [HopCipher::XChaCha20, HopCipher::AesGcm] {
+            let secrets: Vec<X25519SecretKey> = (0..4)
+                .map(|_| X25519SecretKey::generate(&mut rng))
+                .collect();
+            let path: Vec<Hop> = secrets
+                .iter()
+                .enumerate()
+                .map(|(i, s)| Hop {
+                    ed25519: Ed25519PublicKey([i as u8 + 1; 32]),
+                    x25519: s.public_key(),
+                })
+                .collect();
+            let request = build_onion(&path, b"{\"method\":\"info\"}", cipher, &mut rng).unwrap();
+            let mut body = request.body.clone();
+            for (i, secret) in secrets.iter().enumerate() {
+                let frame = parse_frame(&body).unwrap();
+                let LayerRoute::Decrypt {
+                    ephemeral_key,
+                    cipher: c,
+                } = LayerRoute::from_json(&frame.json).unwrap()
+                else {
+                    panic!("hop {i} must be told to decrypt");
+                };
+                assert_eq!(c, cipher);
+                let key = HopKey::for_node(cipher, secret, &ephemeral_key).unwrap();
+                let inner_bytes = key.decrypt(frame.blob).unwrap();
+                let inner = parse_frame(&inner_bytes).unwrap();
+                match LayerRoute::from_json(&inner.json).unwrap() {
+                    LayerRoute::Relay {
+                        destination,
+                        ephemeral_key,
+                        cipher,
+                    } => {
+                        assert!(i < 3);
+                        assert_eq!(destination, path[i + 1].ed25519);
+                        assert!(!String::from_utf8_lossy(&inner_bytes).contains("method"));
+                        body = encode_frame(
+                            inner.blob,
+                            &LayerRoute::Decrypt {
+                                ephemeral_key,
+                                cipher,
+                            }
+                            .to_json(),
+                        )
+                        .unwrap();
+                    }
+                    LayerRoute::Deliver => {
+                        assert_eq!(i, 3);
+                        assert_eq!(inner.blob, b"{\"method\":\"info\"}");
+                        let reply = OnionReply {
+                            status: 200,
+                            body: "ok".into(),
+                        };
+                        let sealed = seal_reply(&key, &reply, &mut rng).unwrap();
+                        assert_eq!(open_reply(&request.reply_key, &sealed).unwrap(), reply);
+                    }
+                    LayerRoute::Decrypt { .. } => {
+                        panic!("a decrypted layer never asks to decrypt again")
+                    }
+                }
+            }
+        }
+        assert!(build_onion(
+            &[],
+            b"x",
+            HopCipher::XChaCha20,
+            &mut rand_chacha::ChaCha20Rng::seed_from_u64(1)
+        )
+        .is_err());
+    }
+}
