@@ -18,4 +18,4 @@ pub use ons::decrypt_ons_response;
 pub use session_protocol::{decrypt_incoming, encrypt_for_recipient};
 
 /// Re-exported so callers can name the RNG bound without depending on `rand_core` themselves.
-pub use rand_core::{CryptoRngCore, OsRng};
+pub use rand_core::{CryptoRngCore, OsRng, RngCore};
