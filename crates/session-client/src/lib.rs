@@ -536,6 +536,13 @@ impl OnionClient {
     }
 }
 
+impl OnionPath {
+    /// How long ago the path was built.
+    pub fn age(&self) -> Duration {
+        self.built.elapsed()
+    }
+}
+
 fn same_path(a: &OnionPath, b: &OnionPath) -> bool {
     a.built == b.built && a.relays == b.relays
 }

@@ -200,3 +200,29 @@ async fn the_node_list_is_cached_on_disk() {
         .unwrap();
     net.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paths_are_rotated_after_their_lifetime() {
+    let net = Testnet::start(TestnetConfig::default()).await.unwrap();
+    let mut config = client_config(&net);
+    config.path_lifetime = Duration::from_millis(500);
+    let client = OnionClient::connect(config).await.unwrap();
+    let account = TestAccount::from_byte(8);
+    client
+        .request(&account.keys.account_id(), retrieve(&account))
+        .await
+        .unwrap();
+    assert!(!client.paths().is_empty());
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    client
+        .request(&account.keys.account_id(), retrieve(&account))
+        .await
+        .unwrap();
+    let now = client.paths();
+    assert!(!now.is_empty());
+    assert!(
+        now.iter().all(|p| p.age() < Duration::from_millis(500)),
+        "old paths were replaced"
+    );
+    net.shutdown().await;
+}

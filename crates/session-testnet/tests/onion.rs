@@ -229,6 +229,20 @@ async fn bad_onions_are_refused_clearly() {
     let (status, _) = post(garbage).await;
     assert_eq!(status, 400);
 
+    // Garbage JSON inside a correctly encrypted layer.
+    let eph = X25519SecretKey::generate(&mut session_crypto::OsRng);
+    let key = HopKey::for_client(HopCipher::XChaCha20, &eph, &hops[0].x25519).unwrap();
+    let mut inner = 2u32.to_le_bytes().to_vec();
+    inner.extend_from_slice(b"ab{\"destination\": [garbage");
+    let layer = key.encrypt(&inner, &mut session_crypto::OsRng).unwrap();
+    let outer = LayerRoute::Decrypt {
+        ephemeral_key: eph.public_key(),
+        cipher: HopCipher::XChaCha20,
+    };
+    let (status, text) = post(encode_frame(&layer, &outer.to_json()).unwrap()).await;
+    assert_eq!(status, 400);
+    assert!(text.contains("invalid onion layer"), "{text}");
+
     // A next hop that is not in the node list.
     let stranger = Hop {
         ed25519: session_crypto::Ed25519PublicKey([9; 32]),
