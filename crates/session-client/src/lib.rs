@@ -87,6 +87,8 @@ pub struct ClientConfig {
     pub clock: Clock,
     /// Per-request timeout.
     pub timeout: Duration,
+    /// The node list is fetched again from the seeds when older than this.
+    pub list_max_age: Duration,
 }
 
 impl ClientConfig {
@@ -102,6 +104,7 @@ impl ClientConfig {
             local_addr: None,
             clock: Arc::new(system_ms),
             timeout: Duration::from_secs(15),
+            list_max_age: Duration::from_secs(3600),
         }
     }
 }
@@ -142,6 +145,8 @@ pub struct OnionClient {
     next_path: std::sync::atomic::AtomicUsize,
     /// Nodes a relay recently reported unreachable, left out of new paths for a while.
     suspects: Mutex<Vec<(Ed25519PublicKey, Instant)>>,
+    /// When the list was last fetched or confirmed.
+    fetched: Mutex<Instant>,
 }
 
 /// How long a node reported unreachable stays out of new paths.
@@ -157,6 +162,7 @@ impl OnionClient {
             clock_offset: AtomicI64::new(0),
             next_path: std::sync::atomic::AtomicUsize::new(0),
             suspects: Mutex::new(Vec::new()),
+            fetched: Mutex::new(Instant::now()),
             config,
         };
         if let Some(cached) = client.read_cache() {
@@ -199,7 +205,12 @@ impl OnionClient {
         let mut last_error = String::from("no seed nodes configured");
         for seed in &self.config.seeds {
             match self.fetch_list(*seed).await {
-                Ok(signed) => return self.adopt(signed),
+                Ok(signed) => {
+                    if let Ok(mut fetched) = self.fetched.lock() {
+                        *fetched = Instant::now();
+                    }
+                    return self.adopt(signed);
+                }
                 Err(e) => last_error = e,
             }
         }
@@ -379,6 +390,18 @@ impl OnionClient {
 
     /// A working path not in `avoid`: an existing one in rotation, or a new one.
     async fn path(&self, avoid: &[OnionPath]) -> Result<OnionPath, ClientError> {
+        let stale = self.fetched.lock().is_ok_and(|mut fetched| {
+            let stale = fetched.elapsed() > self.config.list_max_age;
+            if stale {
+                // One attempt per period, whether or not the seeds answer.
+                *fetched = Instant::now();
+            }
+            stale
+        });
+        if stale {
+            // Keeps the held list when the seeds are unreachable.
+            self.refresh_nodes().await?;
+        }
         let lifetime = self.config.path_lifetime;
         let ready: Vec<OnionPath> = {
             let mut paths = self.paths.lock().map_err(|_| poisoned())?;

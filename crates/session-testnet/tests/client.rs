@@ -187,6 +187,7 @@ async fn the_node_list_is_cached_on_disk() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = client_config(&net);
     config.cache_file = Some(dir.path().join("nodes.json"));
+    config.list_max_age = Duration::from_millis(1);
     let first = OnionClient::connect(config.clone()).await.unwrap();
     let version = first.list().unwrap().version;
     // No seeds at all: the cached list is enough to start.
