@@ -67,6 +67,22 @@ pub struct RunningNode {
 impl RunningNode {
     /// Starts a node: creates or loads its identity, opens the database, binds its sockets.
     pub async fn start(config: NodeConfig) -> Result<Self, NodeError> {
+        Self::start_inner(config, None).await
+    }
+
+    /// As [`RunningNode::start`], serving HTTPS on an already bound listener (so that a caller
+    /// that had to know the port in advance never loses it to another socket).
+    pub async fn start_on(
+        config: NodeConfig,
+        listener: std::net::TcpListener,
+    ) -> Result<Self, NodeError> {
+        Self::start_inner(config, Some(listener)).await
+    }
+
+    async fn start_inner(
+        config: NodeConfig,
+        bound: Option<std::net::TcpListener>,
+    ) -> Result<Self, NodeError> {
         config.validate()?;
         std::fs::create_dir_all(&config.data_dir).map_err(|e| {
             NodeError::io(
@@ -87,9 +103,15 @@ impl RunningNode {
             config.storage_cap_bytes(),
             config.durability,
         )?);
-        let listener = TcpListener::bind(config.listen)
-            .await
-            .map_err(|e| NodeError::io(format!("binding listen {}", config.listen), e))?;
+        let listener = match bound {
+            Some(listener) => listener
+                .set_nonblocking(true)
+                .and_then(|()| TcpListener::from_std(listener))
+                .map_err(|e| NodeError::io("using the given listener", e))?,
+            None => TcpListener::bind(config.listen)
+                .await
+                .map_err(|e| NodeError::io(format!("binding listen {}", config.listen), e))?,
+        };
         let https_addr = listener
             .local_addr()
             .map_err(|e| NodeError::io("reading the listen address", e))?;

@@ -43,6 +43,10 @@ pub struct RpcContext {
     pub network: std::sync::Arc<crate::network::Network>,
 }
 
+/// A change to an owner's revocation list (`Storage::revoke` or `Storage::unrevoke`).
+type RevocationChange =
+    fn(&Storage, &crate::storage::Owner, &[Vec<u8>]) -> Result<u64, crate::storage::StorageError>;
+
 /// A successful reply: HTTP 200 with a JSON body.
 pub type RpcResult = Result<Value, RpcError>;
 
@@ -450,35 +454,47 @@ impl RpcContext {
     }
 
     fn revoke(&self, p: RevokeParams, now: u64) -> RpcResult {
-        let (account, tokens) = self.check_revocation(
+        let tokens = p.revoke.as_slice();
+        self.revocation(
             "revoke_subaccount",
             &p.pubkey,
-            p.revoke.as_slice(),
+            tokens,
             p.timestamp,
             &p.auth,
             now,
-        )?;
-        let count = self
-            .storage
-            .revoke(&account.0, &tokens)
-            .map_err(RpcError::storage)?;
-        Ok(self.revocation_reply(&account, p.timestamp, &tokens, count, now))
+            Storage::revoke,
+        )
     }
 
     fn unrevoke(&self, p: UnrevokeParams, now: u64) -> RpcResult {
-        let (account, tokens) = self.check_revocation(
+        let tokens = p.unrevoke.as_slice();
+        self.revocation(
             "unrevoke_subaccount",
             &p.pubkey,
-            p.unrevoke.as_slice(),
+            tokens,
             p.timestamp,
             &p.auth,
             now,
-        )?;
-        let count = self
-            .storage
-            .unrevoke(&account.0, &tokens)
-            .map_err(RpcError::storage)?;
-        Ok(self.revocation_reply(&account, p.timestamp, &tokens, count, now))
+            Storage::unrevoke,
+        )
+    }
+
+    /// A (un)revocation: checked, applied with `apply`, and answered with the count changed.
+    #[allow(clippy::too_many_arguments)]
+    fn revocation(
+        &self,
+        method: &str,
+        pubkey: &str,
+        token_texts: &[String],
+        timestamp: u64,
+        auth: &Auth,
+        now: u64,
+        apply: RevocationChange,
+    ) -> RpcResult {
+        let (account, tokens) =
+            self.check_revocation(method, pubkey, token_texts, timestamp, auth, now)?;
+        let count = apply(&self.storage, &account.0, &tokens).map_err(RpcError::storage)?;
+        Ok(self.revocation_reply(&account, timestamp, &tokens, count, now))
     }
 
     /// Parses and authenticates a (un)revocation: only the owner may sign it.

@@ -12,9 +12,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use session_client::{ClientConfig, OnionClient, PathPolicy};
-use session_crypto::{Ed25519PublicKey, HopCipher, HopKey, OsRng, X25519SecretKey};
-use session_net::{Connection, NodeAddress};
+use session_client::OnionClient;
+use session_crypto::{HopCipher, HopKey, OsRng, X25519SecretKey};
+use session_net::Connection;
 use session_testnet::client::TestAccount;
 use session_testnet::{Testnet, TestnetConfig};
 use session_wire::onion::build_onion;
@@ -89,20 +89,7 @@ async fn run(quick: bool) {
     println!("| ratio relayed / raw | {:.3} |", relayed / raw);
 
     // End to end: retrieve through 3 relays with the client library.
-    let file = net.network_file();
-    let seeds = file
-        .seed_nodes
-        .iter()
-        .map(|s| NodeAddress {
-            addr: s.https,
-            key: Ed25519PublicKey::from_hex(&s.pubkey_ed25519).unwrap(),
-        })
-        .collect();
-    let mut config = ClientConfig::new(
-        Ed25519PublicKey::from_hex(&file.registry_key).unwrap(),
-        seeds,
-    );
-    config.path_policy = PathPolicy::DistinctNodes;
+    let mut config = net.client_config();
     config.local_addr = Some(IpAddr::from([127, 0, 0, 2]));
     let client = OnionClient::connect(config).await.unwrap();
     let account = TestAccount::from_byte(3);

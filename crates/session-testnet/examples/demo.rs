@@ -8,9 +8,8 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use session_client::{ClientConfig, OnionClient, PathPolicy};
-use session_crypto::{Ed25519PublicKey, Ed25519Seed, OsRng};
-use session_net::NodeAddress;
+use session_client::OnionClient;
+use session_crypto::{Ed25519Seed, OsRng};
 use session_testnet::{Testnet, TestnetConfig};
 use session_wire::rpc::{Request, RetrieveParams, RetrieveResponse, StoreParams};
 use session_wire::{decode_text_message, encode_text_message, OutgoingText};
@@ -19,18 +18,7 @@ use session_wire::{decode_text_message, encode_text_message, OutgoingText};
 const TTL_MS: u64 = 14 * 24 * 3600 * 1000;
 
 async fn join(net: &Testnet) -> Result<OnionClient, Box<dyn std::error::Error>> {
-    let file = net.network_file();
-    let mut seeds = Vec::new();
-    for seed in &file.seed_nodes {
-        seeds.push(NodeAddress {
-            addr: seed.https,
-            key: Ed25519PublicKey::from_hex(&seed.pubkey_ed25519)?,
-        });
-    }
-    let mut config = ClientConfig::new(Ed25519PublicKey::from_hex(&file.registry_key)?, seeds);
-    // Every node of a local network shares 127.0.0.1, so /24 diversity cannot apply.
-    config.path_policy = PathPolicy::DistinctNodes;
-    Ok(OnionClient::connect(config).await?)
+    Ok(OnionClient::connect(net.client_config()).await?)
 }
 
 #[tokio::main]

@@ -86,6 +86,8 @@ pub struct NetworkFile {
 struct Slot {
     dir: PathBuf,
     addr: SocketAddr,
+    /// The listener holding the port until the node first starts.
+    reserved: Option<TcpListener>,
     key: Ed25519PublicKey,
     x25519: X25519PublicKey,
     running: Option<RunningNode>,
@@ -149,10 +151,12 @@ impl Testnet {
         )
         .map_err(|source| TestnetError::Node { index, source })?;
         let keys = seed.key_pair();
-        let addr = TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+        let listener = reserve_port()?;
+        let addr = listener.local_addr()?;
         self.slots.push(Slot {
             dir,
             addr,
+            reserved: Some(listener),
             key: keys.ed25519_public(),
             x25519: keys.x25519_public(),
             running: None,
@@ -207,7 +211,17 @@ impl Testnet {
 
     async fn start_node(&mut self, index: usize) -> Result<(), TestnetError> {
         let config = self.node_config(index)?;
-        // The port was reserved by closing a listener; retry briefly if it lingers.
+        if let Some(listener) = self.slots.get_mut(index).and_then(|s| s.reserved.take()) {
+            let node = RunningNode::start_on(config, listener)
+                .await
+                .map_err(|source| TestnetError::Node { index, source })?;
+            if let Some(slot) = self.slots.get_mut(index) {
+                slot.running = Some(node);
+            }
+            return Ok(());
+        }
+        // A restart binds the port again; it is outside the ephemeral range, so no outgoing
+        // connection holds it, but the old socket may linger for a moment.
         let mut attempt = 0;
         let node = loop {
             match RunningNode::start(config.clone()).await {
@@ -298,6 +312,23 @@ impl Testnet {
                 })
                 .collect(),
         }
+    }
+
+    /// A client configuration for this network: its registry key and seeds, and paths of any
+    /// distinct nodes (every node shares 127.0.0.1, so /24 diversity cannot apply).
+    pub fn client_config(&self) -> session_client::ClientConfig {
+        let seeds = self
+            .slots
+            .iter()
+            .take(self.config.seeds)
+            .map(|s| NodeAddress {
+                addr: s.addr,
+                key: s.key,
+            })
+            .collect();
+        let mut config = session_client::ClientConfig::new(self.registry.ed25519_public(), seeds);
+        config.path_policy = session_client::PathPolicy::DistinctNodes;
+        config
     }
 
     /// Stops node `index` cleanly (in-flight requests finish).
@@ -400,6 +431,22 @@ impl Testnet {
     pub fn base_dir(&self) -> &Path {
         &self.base
     }
+}
+
+/// Binds a loopback listener on a free port below the ephemeral range (32768 and up on Linux),
+/// so that outgoing connections, which take ephemeral ports, can never hold a node's port when
+/// it restarts.
+fn reserve_port() -> std::io::Result<TcpListener> {
+    use session_crypto::RngCore;
+    let mut last = std::io::Error::from(std::io::ErrorKind::AddrInUse);
+    for _ in 0..200 {
+        let port = 10_000 + (OsRng.next_u32() % 22_000) as u16;
+        match TcpListener::bind(("127.0.0.1", port)) {
+            Ok(listener) => return Ok(listener),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
 }
 
 /// The current time in Unix milliseconds.

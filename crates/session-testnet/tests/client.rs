@@ -5,28 +5,13 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use session_client::{system_ms, ClientConfig, OnionClient, PathPolicy, PATH_RELAYS};
-use session_crypto::Ed25519PublicKey;
-use session_net::NodeAddress;
+use session_client::{system_ms, ClientConfig, OnionClient, PATH_RELAYS};
 use session_testnet::client::{hashes, TestAccount};
 use session_testnet::{Testnet, TestnetConfig};
 use session_wire::rpc::{Request, RetrieveParams, StoreParams};
 
 fn client_config(net: &Testnet) -> ClientConfig {
-    let file = net.network_file();
-    let seeds = file
-        .seed_nodes
-        .iter()
-        .map(|s| NodeAddress {
-            addr: s.https,
-            key: Ed25519PublicKey::from_hex(&s.pubkey_ed25519).unwrap(),
-        })
-        .collect();
-    let mut config = ClientConfig::new(
-        Ed25519PublicKey::from_hex(&file.registry_key).unwrap(),
-        seeds,
-    );
-    config.path_policy = PathPolicy::DistinctNodes; // every node is on 127.0.0.1
+    let mut config = net.client_config();
     config.local_addr = Some(IpAddr::from([127, 0, 0, 2]));
     config.timeout = Duration::from_secs(5);
     config
