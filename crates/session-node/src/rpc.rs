@@ -339,7 +339,7 @@ impl RpcContext {
         };
         let outcome = self
             .storage
-            .expire(&account.0, &hashes, expiry, mode)
+            .expire(&account.0, &hashes, expiry, mode, now)
             .map_err(RpcError::storage)?;
         let updated: Vec<String> = outcome.updated.iter().map(encode_hash).collect();
         let mut signed_result = format!(
@@ -437,7 +437,7 @@ impl RpcContext {
         )?;
         let expiries: BTreeMap<String, u64> = self
             .storage
-            .get_expiries(&account.0, &hashes)
+            .get_expiries(&account.0, &hashes, now)
             .map_err(RpcError::storage)?
             .into_iter()
             .map(|(hash, expiry)| (encode_hash(&hash), expiry))

@@ -439,6 +439,7 @@ impl Storage {
         hashes: &[Hash],
         expiry: u64,
         mode: ExpireMode,
+        now: u64,
     ) -> Result<ExpireOutcome, StorageError> {
         let mut conn = self.lock()?;
         let tx = conn.transaction()?;
@@ -447,13 +448,15 @@ impl Storage {
         };
         let mut outcome = ExpireOutcome::default();
         {
-            let mut get =
-                tx.prepare_cached("SELECT expiry FROM messages WHERE owner = ?1 AND hash = ?2")?;
+            // A message past its expiry is gone, even before the sweeper deletes it.
+            let mut get = tx.prepare_cached(
+                "SELECT expiry FROM messages WHERE owner = ?1 AND hash = ?2 AND expiry > ?3",
+            )?;
             let mut set = tx
                 .prepare_cached("UPDATE messages SET expiry = ?1 WHERE owner = ?2 AND hash = ?3")?;
             for hash in hashes {
                 let Some(current) = get
-                    .query_row(params![owner_id, hash.as_slice()], |row| {
+                    .query_row(params![owner_id, hash.as_slice(), to_i64(now)], |row| {
                         row.get::<_, i64>(0)
                     })
                     .optional()?
@@ -525,17 +528,19 @@ impl Storage {
         &self,
         owner: &Owner,
         hashes: &[Hash],
+        now: u64,
     ) -> Result<Vec<(Hash, u64)>, StorageError> {
         let conn = self.lock()?;
         let Some(owner_id) = find_owner(&conn, owner)? else {
             return Ok(Vec::new());
         };
-        let mut stmt =
-            conn.prepare_cached("SELECT expiry FROM messages WHERE owner = ?1 AND hash = ?2")?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT expiry FROM messages WHERE owner = ?1 AND hash = ?2 AND expiry > ?3",
+        )?;
         let mut out = Vec::new();
         for hash in hashes {
             if let Some(expiry) = stmt
-                .query_row(params![owner_id, hash.as_slice()], |row| {
+                .query_row(params![owner_id, hash.as_slice(), to_i64(now)], |row| {
                     row.get::<_, i64>(0)
                 })
                 .optional()?
@@ -669,7 +674,7 @@ impl Storage {
     }
 
     /// Applies a peer's change. Stores and deletes are idempotent; a deleted hash stays deleted.
-    pub fn apply(&self, owner: &Owner, change: &Change) -> Result<(), StorageError> {
+    pub fn apply(&self, owner: &Owner, change: &Change, now: u64) -> Result<(), StorageError> {
         match change {
             Change::Store(m) => self
                 .store(
@@ -692,7 +697,13 @@ impl Storage {
                 Ok(())
             }
             Change::Expire { hash, expiry } => self
-                .expire(owner, std::slice::from_ref(hash), *expiry, ExpireMode::Set)
+                .expire(
+                    owner,
+                    std::slice::from_ref(hash),
+                    *expiry,
+                    ExpireMode::Set,
+                    now,
+                )
                 .map(|_| ()),
             Change::Skip => Ok(()),
         }
@@ -964,16 +975,16 @@ mod test {
             vec![(1, [1; 32])]
         );
         let out = s
-            .expire(&ALICE, &[[2; 32], [3; 32]], 2000, ExpireMode::Shorten)
+            .expire(&ALICE, &[[2; 32], [3; 32]], 2000, ExpireMode::Shorten, 0)
             .unwrap();
         assert!(out.updated.is_empty());
         assert_eq!(out.unchanged.len(), 2);
         let out = s
-            .expire(&ALICE, &[[2; 32]], 2000, ExpireMode::Extend)
+            .expire(&ALICE, &[[2; 32]], 2000, ExpireMode::Extend, 0)
             .unwrap();
         assert_eq!(out.updated, vec![[2; 32]]);
         assert_eq!(
-            s.get_expiries(&ALICE, &[[2; 32], [3; 32]]).unwrap(),
+            s.get_expiries(&ALICE, &[[2; 32], [3; 32]], 0).unwrap(),
             vec![([2; 32], 2000), ([3; 32], 1000)]
         );
         assert_eq!(
@@ -1025,7 +1036,8 @@ mod test {
         a.store(&ALICE, -1, &[4; 32], 4, 1000, b"outbox 2", true)
             .unwrap();
         a.delete_hashes(&ALICE, &[[1; 32]]).unwrap();
-        a.expire(&ALICE, &[[2; 32]], 900, ExpireMode::Set).unwrap();
+        a.expire(&ALICE, &[[2; 32]], 900, ExpireMode::Set, 0)
+            .unwrap();
         let (entries, more) = a.changes_after(0, 100).unwrap();
         assert!(!more);
         let kinds: Vec<&str> = entries
@@ -1050,7 +1062,7 @@ mod test {
         // A peer applying the journal ends identical, and stays so when it sees it twice.
         for _ in 0..2 {
             for entry in &entries {
-                b.apply(&entry.owner, &entry.change).unwrap();
+                b.apply(&entry.owner, &entry.change, 0).unwrap();
             }
         }
         let mine = |s: &Storage, ns| s.retrieve(&ALICE, ns, None, 10, usize::MAX, 0).unwrap().0;
@@ -1066,6 +1078,7 @@ mod test {
                 expiry: 1000,
                 data: b"one".to_vec(),
             }),
+            0,
         )
         .unwrap();
         assert_eq!(mine(&b, 0).len(), 1);
@@ -1077,6 +1090,7 @@ mod test {
                 hash: [2; 32],
                 expiry: 900,
             },
+            0,
         )
         .unwrap();
         assert_eq!(b.changes_after(0, 100).unwrap().0.len(), before);

@@ -207,7 +207,9 @@ pub fn serve_push(storage: &Storage, network: &Network, body: &[u8]) -> Result<V
         }
     }
     for (owner, change) in &changes {
-        storage.apply(owner, change).map_err(RpcError::storage)?;
+        storage
+            .apply(owner, change, now_ms())
+            .map_err(RpcError::storage)?;
     }
     Ok(json!({"applied": changes.len()}))
 }
@@ -276,7 +278,9 @@ async fn pull_from(storage: &Arc<Storage>, network: &Network, peers: &Peers, pee
         let applied = tokio::task::spawn_blocking(move || -> Result<(i64, bool), RpcError> {
             for change in &page.changes {
                 let (owner, change) = change.decode()?;
-                storage.apply(&owner, &change).map_err(RpcError::storage)?;
+                storage
+                    .apply(&owner, &change, now_ms())
+                    .map_err(RpcError::storage)?;
             }
             storage
                 .set_cursor(&key, page.next)
