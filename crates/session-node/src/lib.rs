@@ -255,19 +255,33 @@ impl RunningNode {
     }
 }
 
+/// A ticker for a background loop: it fires at once, then every `interval`, and skips ticks
+/// that a slow round made it miss instead of bursting.
+pub(crate) fn periodic(interval: Duration) -> tokio::time::Interval {
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticker
+}
+
+/// Waits for the next tick; false once the node is shutting down.
+pub(crate) async fn next_tick(
+    ticker: &mut tokio::time::Interval,
+    shutdown: &mut watch::Receiver<bool>,
+) -> bool {
+    tokio::select! {
+        _ = ticker.tick() => true,
+        _ = shutdown.changed() => false,
+    }
+}
+
 /// Deletes expired messages every `interval` until shutdown.
 async fn sweep_expired(
     storage: Arc<Storage>,
     interval: Duration,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let mut ticker = tokio::time::interval(interval);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = ticker.tick() => {}
-            _ = shutdown.changed() => return,
-        }
+    let mut ticker = periodic(interval);
+    while next_tick(&mut ticker, &mut shutdown).await {
         let storage = storage.clone();
         match tokio::task::spawn_blocking(move || storage.sweep_expired(now_ms())).await {
             Ok(Ok(0)) => {}

@@ -56,13 +56,8 @@ pub async fn poll(
     interval: Duration,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let mut ticker = tokio::time::interval(interval);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = ticker.tick() => {}
-            _ = shutdown.changed() => return,
-        }
+    let mut ticker = crate::periodic(interval);
+    while crate::next_tick(&mut ticker, &mut shutdown).await {
         for source in &sources {
             match source.fetch().await {
                 Ok(signed) => match network.accept(signed) {

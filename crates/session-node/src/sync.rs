@@ -224,8 +224,7 @@ pub async fn run(
 ) {
     let mut list_changes = network.subscribe();
     let mut hand_off_pending = true;
-    let mut ticker = tokio::time::interval(interval);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut ticker = crate::periodic(interval);
     loop {
         tokio::select! {
             _ = ticker.tick() => {}
