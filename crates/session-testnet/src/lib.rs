@@ -6,7 +6,7 @@ use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use serde::{Deserialize, Serialize};
+use session_client::{NetworkFile, NetworkSeed};
 use session_crypto::{Ed25519PublicKey, Ed25519Seed, IdentityKeyPair, OsRng, X25519PublicKey};
 use session_net::NodeAddress;
 use session_node::config::SeedNode;
@@ -71,15 +71,6 @@ impl Default for TestnetConfig {
             observe_privacy: false,
         }
     }
-}
-
-/// What a client needs to join a network: the registry key and the seed nodes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NetworkFile {
-    /// The registry's Ed25519 key, hex.
-    pub registry_key: String,
-    /// Seed nodes serving the signed list.
-    pub seed_nodes: Vec<SeedNode>,
 }
 
 /// One node of the network, running or not.
@@ -201,7 +192,15 @@ impl Testnet {
         config.rate_limit.burst = 1_000_000.0;
         config.sweep_interval_secs = 1;
         config.registry_key = Some(self.registry.ed25519_public().to_string());
-        config.seed_nodes = self.network_file().seed_nodes;
+        config.seed_nodes = self
+            .network_file()
+            .seed_nodes
+            .into_iter()
+            .map(|s| SeedNode {
+                https: s.https,
+                pubkey_ed25519: s.pubkey_ed25519,
+            })
+            .collect();
         config.list_poll_secs = self.config.list_poll_secs;
         config.sync_interval_ms = self.config.sync_interval_ms;
         config.log = "warn".into();
@@ -306,7 +305,7 @@ impl Testnet {
                 .slots
                 .iter()
                 .take(self.config.seeds)
-                .map(|s| SeedNode {
+                .map(|s| NetworkSeed {
                     https: s.addr,
                     pubkey_ed25519: s.key.to_string(),
                 })

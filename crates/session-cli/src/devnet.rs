@@ -1,0 +1,37 @@
+//! `session devnet`: a local network of service nodes in the foreground.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use session_testnet::{Testnet, TestnetConfig};
+
+use crate::commands::Result;
+
+/// Starts the network, writes `dir/network.json`, and runs until Ctrl-C.
+pub async fn run(nodes: usize, dir: &Path) -> Result<ExitCode> {
+    if nodes < 4 {
+        return Err("a network needs at least 4 nodes (3 relays and a destination)".into());
+    }
+    let config = TestnetConfig {
+        nodes,
+        base_dir: Some(dir.to_path_buf()),
+        ..TestnetConfig::default()
+    };
+    let net = Testnet::start(config).await?;
+    let file = dir.join("network.json");
+    std::fs::write(&file, net.network_file().to_json())
+        .map_err(|e| format!("writing {}: {e}", file.display()))?;
+    println!(
+        "{nodes} nodes in {} swarms are running; clients join with --network {}",
+        net.assignment().len(),
+        file.display()
+    );
+    for (i, address) in net.addresses().iter().enumerate() {
+        println!("  node {i:2}: https://{} {}", address.addr, address.key);
+    }
+    println!("Press Ctrl-C to stop.");
+    std::io::Write::flush(&mut std::io::stdout())?;
+    let _ = tokio::signal::ctrl_c().await;
+    net.shutdown().await;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,52 @@
+//! Secrets typed by the user: never from the command line. From the terminal without echo, or
+//! from stdin / the environment when there is no terminal (scripts, tests).
+
+use std::io::{IsTerminal as _, Read as _};
+
+use zeroize::Zeroizing;
+
+use crate::commands::Result;
+
+/// The environment variable a script can pass the passphrase in.
+pub const PASSPHRASE_VAR: &str = "SESSION_PASSPHRASE";
+
+/// The recovery phrase: a hidden prompt on a terminal, else all of stdin.
+pub fn recovery_phrase() -> Result<Zeroizing<String>> {
+    if std::io::stdin().is_terminal() {
+        return Ok(Zeroizing::new(rpassword::prompt_password(
+            "Recovery phrase (25 or 13 words; not shown): ",
+        )?));
+    }
+    let mut phrase = Zeroizing::new(String::new());
+    std::io::stdin().read_to_string(&mut phrase)?;
+    Ok(phrase)
+}
+
+/// The passphrase of a protected account.
+pub fn passphrase() -> Result<Zeroizing<String>> {
+    if let Ok(value) = std::env::var(PASSPHRASE_VAR) {
+        return Ok(Zeroizing::new(value));
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(format!(
+            "the account is protected by a passphrase: run in a terminal or set {PASSPHRASE_VAR}"
+        )
+        .into());
+    }
+    Ok(Zeroizing::new(rpassword::prompt_password("Passphrase: ")?))
+}
+
+/// A new passphrase, asked twice on a terminal.
+pub fn new_passphrase() -> Result<Zeroizing<String>> {
+    let first = passphrase()?;
+    if std::env::var(PASSPHRASE_VAR).is_err() {
+        let again = Zeroizing::new(rpassword::prompt_password("Passphrase again: ")?);
+        if *again != *first {
+            return Err("the passphrases differ".into());
+        }
+    }
+    if first.is_empty() {
+        return Err("an empty passphrase protects nothing".into());
+    }
+    Ok(first)
+}

@@ -1,0 +1,164 @@
+//! `session`: the session-rs messenger on the command line.
+
+mod chat;
+mod commands;
+mod demo;
+mod devnet;
+mod input;
+mod qr;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// A private messenger: no phone number, end-to-end encryption, onion-routed requests.
+#[derive(Parser, Debug)]
+#[command(name = "session", version, about, propagate_version = true)]
+pub struct Cli {
+    /// The profile directory (one per user) [default: ~/.session-rs].
+    #[arg(long, global = true, env = "SESSION_PROFILE")]
+    profile: Option<PathBuf>,
+    /// The network file to join (written by `session devnet`); remembered in the profile.
+    #[arg(long, global = true, env = "SESSION_NETWORK")]
+    network: Option<PathBuf>,
+    /// Log more (repeat for more); logs go to stderr.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// What to do.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Creates a new account and shows its recovery phrase once.
+    Init {
+        /// The name shown to the people you write to.
+        #[arg(long)]
+        name: Option<String>,
+        /// Protect the account file with a passphrase (asked for, or read from
+        /// SESSION_PASSPHRASE).
+        #[arg(long)]
+        passphrase: bool,
+    },
+    /// Restores an account from its recovery phrase (25 words, or 13 for legacy Session
+    /// accounts), read from a prompt or from stdin, never from the command line.
+    Restore {
+        /// The name shown to the people you write to.
+        #[arg(long)]
+        name: Option<String>,
+        /// Protect the account file with a passphrase.
+        #[arg(long)]
+        passphrase: bool,
+    },
+    /// Shows your Account ID, with a QR code.
+    Id {
+        /// Also write the QR code as a PNG image.
+        #[arg(long, value_name = "FILE")]
+        png: Option<PathBuf>,
+        /// Print only the Account ID.
+        #[arg(long)]
+        no_qr: bool,
+    },
+    /// Manages contacts.
+    Contacts {
+        /// What to do.
+        #[command(subcommand)]
+        action: ContactsAction,
+    },
+    /// Sends a message (text from the arguments, or from stdin when none are given).
+    Send {
+        /// A contact's nickname or an Account ID.
+        to: String,
+        /// The message.
+        text: Vec<String>,
+    },
+    /// Sends again the messages no swarm member acknowledged.
+    Retry,
+    /// Fetches new messages once and shows them.
+    Sync,
+    /// Lists conversations; those from non-contacts are message requests.
+    Inbox,
+    /// Shows a conversation.
+    History {
+        /// A contact's nickname or an Account ID.
+        with: String,
+        /// How many of the newest messages to show.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Chats with a contact interactively: incoming messages appear as they arrive; each line
+    /// you type is sent.
+    Chat {
+        /// A contact's nickname or an Account ID.
+        with: String,
+        /// Seconds between polls of your swarm.
+        #[arg(long, default_value_t = 1.0)]
+        poll: f64,
+    },
+    /// Runs a local network in the foreground and writes its network file.
+    Devnet {
+        /// Number of service nodes.
+        #[arg(long, default_value_t = 12)]
+        nodes: usize,
+        /// Directory for the nodes' data and `network.json`.
+        #[arg(long, default_value = "devnet")]
+        dir: PathBuf,
+    },
+    /// The whole messenger in one run: a 12-node network, Alice and Bob, an offline delivery
+    /// through a node crash, and a reply. Exits 0 only if every message arrived intact.
+    Demo,
+}
+
+/// Contact subcommands.
+#[derive(Subcommand, Debug)]
+pub enum ContactsAction {
+    /// Adds a contact (or renames one).
+    Add {
+        /// Their Account ID (66 hex characters starting with 05).
+        account_id: String,
+        /// Your name for them.
+        nickname: String,
+    },
+    /// Lists contacts.
+    List,
+    /// Removes a contact (the conversation stays, as a message request).
+    Remove {
+        /// Nickname or Account ID.
+        who: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let default_level = match cli.verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("session: cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(commands::run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("session: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,699 @@
+//! The client's local database (SQLite): contacts, messages of every conversation, the send
+//! state of outgoing messages, and the position of polling in each swarm member.
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr as _;
+
+use rusqlite::{params, Connection, OptionalExtension as _};
+use session_crypto::AccountId;
+use session_wire::ReceivedText;
+
+/// Schema version in `PRAGMA user_version`.
+const SCHEMA_VERSION: i64 = 1;
+/// The longest nickname accepted.
+const MAX_NICKNAME_CHARS: usize = 64;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS contacts (
+    account_id TEXT PRIMARY KEY,
+    nickname   TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    added_ms   INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS messages (
+    id           INTEGER PRIMARY KEY,
+    peer         TEXT NOT NULL,
+    outgoing     INTEGER NOT NULL,
+    sent_ms      INTEGER NOT NULL,
+    received_ms  INTEGER,
+    body         TEXT NOT NULL,
+    display_name TEXT,
+    state        TEXT NOT NULL,
+    stored_on    INTEGER NOT NULL DEFAULT 0,
+    swarm_size   INTEGER NOT NULL DEFAULT 0,
+    error        TEXT,
+    hash         TEXT UNIQUE,
+    payload      BLOB
+);
+CREATE INDEX IF NOT EXISTS messages_by_peer ON messages (peer, sent_ms, id);
+CREATE TABLE IF NOT EXISTS poll_positions (
+    node      TEXT NOT NULL,
+    namespace INTEGER NOT NULL,
+    last_hash TEXT NOT NULL,
+    PRIMARY KEY (node, namespace)
+);
+CREATE TABLE IF NOT EXISTS settings (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+";
+
+/// What can go wrong with the local database or what is asked of it.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The file is not a usable database.
+    #[error("the message database {path} is corrupt or not a database ({reason}); move it away to start afresh")]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// SQLite's words.
+        reason: String,
+    },
+    /// The database was written by a newer version.
+    #[error("the message database has schema version {0}; this build knows {SCHEMA_VERSION}")]
+    NewerSchema(i64),
+    /// No contact has that nickname, and it is not an Account ID.
+    #[error("no contact named {0:?} (see `session contacts list`)")]
+    UnknownContact(String),
+    /// Text that looks like an Account ID but is not one.
+    #[error("not a valid Account ID: {0}")]
+    BadAccountId(session_crypto::AccountIdError),
+    /// A nickname that cannot be used.
+    #[error("invalid nickname: {0}")]
+    BadNickname(String),
+    /// Another contact already has this nickname.
+    #[error("the nickname {0:?} is already used by another contact")]
+    NicknameTaken(String),
+    /// No message with this id.
+    #[error("no message {0}")]
+    UnknownMessage(i64),
+    /// Any other SQLite failure.
+    #[error("message database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+}
+
+/// A contact: an Account ID the user chose to talk to, under a nickname.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Contact {
+    /// Their Account ID.
+    pub account_id: AccountId,
+    /// The user's name for them.
+    pub nickname: String,
+}
+
+/// Which way a message went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// From the peer to the user.
+    Incoming,
+    /// From the user to the peer.
+    Outgoing,
+}
+
+/// Where a message stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MessageState {
+    /// Being sent (or the client stopped while sending: retry it).
+    Sending,
+    /// Acknowledged by `on` of the `of` members of the recipient's swarm.
+    Stored {
+        /// Members holding it.
+        on: u32,
+        /// Members asked.
+        of: u32,
+    },
+    /// Not stored; `reason` says why. It can be retried.
+    Failed {
+        /// Why.
+        reason: String,
+    },
+    /// Received from the peer.
+    Received,
+}
+
+/// A message of a conversation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredMessage {
+    /// Local id (for retries).
+    pub id: i64,
+    /// The other party.
+    pub peer: AccountId,
+    /// Which way.
+    pub direction: Direction,
+    /// The sender's timestamp, Unix ms (orders the conversation).
+    pub sent_ms: u64,
+    /// When this client received it (incoming only).
+    pub received_ms: Option<u64>,
+    /// The text.
+    pub text: String,
+    /// The display name the sender gave (incoming only).
+    pub display_name: Option<String>,
+    /// Its state.
+    pub state: MessageState,
+}
+
+/// A conversation in the inbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conversation {
+    /// The other party.
+    pub peer: AccountId,
+    /// Their nickname, for contacts.
+    pub nickname: Option<String>,
+    /// The display name they last sent.
+    pub display_name: Option<String>,
+    /// Messages both ways.
+    pub messages: u64,
+    /// The newest message's timestamp.
+    pub last_ms: u64,
+    /// Whether this is a message request (the peer is not a contact).
+    pub is_request: bool,
+}
+
+/// A conversation started by someone who is not a contact.
+pub type MessageRequest = Conversation;
+
+/// The local database.
+pub struct MessageStore {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl MessageStore {
+    /// Opens (or creates) the database at `path`; a damaged file is reported, never replaced.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let corrupt = |e: rusqlite::Error| match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt) => {
+                StoreError::Corrupt {
+                    path: path.to_path_buf(),
+                    reason: e.to_string(),
+                }
+            }
+            _ => StoreError::Sqlite(e),
+        };
+        let conn = Connection::open(path).map_err(corrupt)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(corrupt)?;
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(corrupt)?;
+        if version > SCHEMA_VERSION {
+            return Err(StoreError::NewerSchema(version));
+        }
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(corrupt)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(corrupt)?;
+        conn.execute_batch(SCHEMA).map_err(corrupt)?;
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION)
+            .map_err(corrupt)?;
+        let check: String = conn
+            .query_row("PRAGMA quick_check", [], |r| r.get(0))
+            .map_err(corrupt)?;
+        if check != "ok" {
+            return Err(StoreError::Corrupt {
+                path: path.to_path_buf(),
+                reason: check,
+            });
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+        }
+        Ok(Self {
+            conn,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Where the database is.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Adds a contact, or renames one already added.
+    pub fn add_contact(
+        &self,
+        account_id: &AccountId,
+        nickname: &str,
+        now_ms: u64,
+    ) -> Result<Contact, StoreError> {
+        let nickname = nickname.trim();
+        check_nickname(nickname)?;
+        let id = account_id.to_string();
+        let taken: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT account_id FROM contacts WHERE nickname = ?1",
+                [nickname],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if taken.is_some_and(|other| other != id) {
+            return Err(StoreError::NicknameTaken(nickname.into()));
+        }
+        self.conn.execute(
+            "INSERT INTO contacts (account_id, nickname, added_ms) VALUES (?1, ?2, ?3)
+             ON CONFLICT (account_id) DO UPDATE SET nickname = excluded.nickname",
+            params![id, nickname, to_i64(now_ms)],
+        )?;
+        Ok(Contact {
+            account_id: *account_id,
+            nickname: nickname.into(),
+        })
+    }
+
+    /// Removes a contact (by nickname or Account ID); the conversation stays, as a request.
+    pub fn remove_contact(&self, who: &str) -> Result<Contact, StoreError> {
+        let account_id = self.resolve(who)?;
+        let contact = self
+            .contact(&account_id)?
+            .ok_or_else(|| StoreError::UnknownContact(who.into()))?;
+        self.conn.execute(
+            "DELETE FROM contacts WHERE account_id = ?1",
+            [account_id.to_string()],
+        )?;
+        Ok(contact)
+    }
+
+    /// Every contact, by nickname.
+    pub fn contacts(&self) -> Result<Vec<Contact>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT account_id, nickname FROM contacts ORDER BY nickname")?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get(1)?)))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, nickname) = row?;
+            out.push(Contact {
+                account_id: parse_stored_id(&id)?,
+                nickname,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The contact with this Account ID, if any.
+    pub fn contact(&self, account_id: &AccountId) -> Result<Option<Contact>, StoreError> {
+        let nickname: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT nickname FROM contacts WHERE account_id = ?1",
+                [account_id.to_string()],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(nickname.map(|nickname| Contact {
+            account_id: *account_id,
+            nickname,
+        }))
+    }
+
+    /// The Account ID meant by `who`: a contact's nickname, or an Account ID. Text that looks
+    /// like an Account ID but is not one gets the parser's precise error.
+    pub fn resolve(&self, who: &str) -> Result<AccountId, StoreError> {
+        let who = who.trim();
+        let by_nickname: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT account_id FROM contacts WHERE nickname = ?1",
+                [who],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if let Some(id) = by_nickname {
+            return parse_stored_id(&id);
+        }
+        match AccountId::from_str(who) {
+            Ok(id) => Ok(id),
+            Err(e) if looks_like_account_id(who) => Err(StoreError::BadAccountId(e)),
+            Err(_) => Err(StoreError::UnknownContact(who.into())),
+        }
+    }
+
+    /// A sender timestamp for a new outgoing message: `now`, or just after the newest one, so
+    /// messages sent in a burst keep their order.
+    pub fn next_timestamp(&self, now_ms: u64) -> Result<u64, StoreError> {
+        let newest: Option<i64> = self.conn.query_row(
+            "SELECT MAX(sent_ms) FROM messages WHERE outgoing = 1",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok(now_ms.max(newest.map_or(0, |n| n as u64 + 1)))
+    }
+
+    /// Records an outgoing message before it is sent, with the bytes to store (kept for retries).
+    pub fn insert_outgoing(
+        &self,
+        peer: &AccountId,
+        sent_ms: u64,
+        text: &str,
+        payload: &[u8],
+    ) -> Result<i64, StoreError> {
+        self.conn.execute(
+            "INSERT INTO messages (peer, outgoing, sent_ms, body, state, payload)
+             VALUES (?1, 1, ?2, ?3, 'sending', ?4)",
+            params![peer.to_string(), to_i64(sent_ms), text, payload],
+        )?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// An outgoing message's recipient and stored bytes.
+    pub fn outgoing_payload(&self, id: i64) -> Result<(AccountId, Vec<u8>), StoreError> {
+        let row: Option<(String, Option<Vec<u8>>)> = self
+            .conn
+            .query_row(
+                "SELECT peer, payload FROM messages WHERE id = ?1 AND outgoing = 1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        match row {
+            Some((peer, Some(payload))) => Ok((parse_stored_id(&peer)?, payload)),
+            _ => Err(StoreError::UnknownMessage(id)),
+        }
+    }
+
+    /// Marks a message stored on `on` of `of` swarm members (and sets its swarm hash).
+    pub fn mark_stored(&self, id: i64, hash: &str, on: u32, of: u32) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE messages SET state = 'stored', stored_on = ?2, swarm_size = ?3, error = NULL,
+             hash = ?4 WHERE id = ?1",
+            params![id, on, of, hash],
+        )?;
+        Ok(())
+    }
+
+    /// Marks a message failed, with the reason.
+    pub fn mark_failed(&self, id: i64, reason: &str) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE messages SET state = 'failed', error = ?2 WHERE id = ?1",
+            params![id, reason],
+        )?;
+        Ok(())
+    }
+
+    /// Outgoing messages not acknowledged by any swarm member (failed, or interrupted while sending).
+    pub fn unsent(&self) -> Result<Vec<StoredMessage>, StoreError> {
+        self.select(
+            "WHERE outgoing = 1 AND state IN ('failed', 'sending') ORDER BY sent_ms, id",
+            params![],
+        )
+    }
+
+    /// The message with this id.
+    pub fn message(&self, id: i64) -> Result<StoredMessage, StoreError> {
+        self.select("WHERE id = ?1", params![id])?
+            .pop()
+            .ok_or(StoreError::UnknownMessage(id))
+    }
+
+    /// Where polling of `node` stands in `namespace`.
+    pub fn last_hash(&self, node: &str, namespace: i16) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT last_hash FROM poll_positions WHERE node = ?1 AND namespace = ?2",
+                params![node, namespace],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Files messages retrieved from `node` and moves its poll position to `last_hash`, in one
+    /// transaction. Messages already held (by swarm hash) are skipped. Returns the new ones.
+    pub fn file_incoming(
+        &mut self,
+        node: &str,
+        namespace: i16,
+        messages: &[(String, ReceivedText)],
+        last_hash: Option<&str>,
+        now_ms: u64,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        let tx = self.conn.transaction()?;
+        let mut new_ids = Vec::new();
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT OR IGNORE INTO messages
+                 (peer, outgoing, sent_ms, received_ms, body, display_name, state, hash)
+                 VALUES (?1, 0, ?2, ?3, ?4, ?5, 'received', ?6)",
+            )?;
+            for (hash, text) in messages {
+                let inserted = insert.execute(params![
+                    text.sender.to_string(),
+                    to_i64(text.timestamp_ms),
+                    to_i64(now_ms),
+                    text.text,
+                    text.display_name,
+                    hash
+                ])?;
+                if inserted == 1 {
+                    new_ids.push(tx.last_insert_rowid());
+                }
+            }
+            if let Some(last) = last_hash {
+                tx.execute(
+                    "INSERT INTO poll_positions (node, namespace, last_hash) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (node, namespace) DO UPDATE SET last_hash = excluded.last_hash",
+                    params![node, namespace, last],
+                )?;
+            }
+        }
+        tx.commit()?;
+        new_ids.into_iter().map(|id| self.message(id)).collect()
+    }
+
+    /// The conversation with `peer`: its newest `limit` messages, oldest first.
+    pub fn history(
+        &self,
+        peer: &AccountId,
+        limit: usize,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        let mut newest = self.select(
+            "WHERE peer = ?1 ORDER BY sent_ms DESC, id DESC LIMIT ?2",
+            params![peer.to_string(), i64::try_from(limit).unwrap_or(i64::MAX)],
+        )?;
+        newest.reverse();
+        Ok(newest)
+    }
+
+    /// Every conversation, newest first; those with non-contacts are message requests.
+    pub fn conversations(&self) -> Result<Vec<Conversation>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT m.peer, c.nickname, COUNT(*), MAX(m.sent_ms),
+                    (SELECT display_name FROM messages d WHERE d.peer = m.peer AND d.outgoing = 0
+                     AND d.display_name IS NOT NULL ORDER BY d.sent_ms DESC LIMIT 1)
+             FROM messages m LEFT JOIN contacts c ON c.account_id = m.peer
+             GROUP BY m.peer ORDER BY MAX(m.sent_ms) DESC",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, Option<String>>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, i64>(3)?,
+                r.get::<_, Option<String>>(4)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (peer, nickname, count, last, display_name) = row?;
+            out.push(Conversation {
+                peer: parse_stored_id(&peer)?,
+                is_request: nickname.is_none(),
+                nickname,
+                display_name,
+                messages: count as u64,
+                last_ms: last as u64,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Conversations started by people who are not contacts.
+    pub fn requests(&self) -> Result<Vec<MessageRequest>, StoreError> {
+        Ok(self
+            .conversations()?
+            .into_iter()
+            .filter(|c| c.is_request)
+            .collect())
+    }
+
+    /// A setting (display name and the like).
+    pub fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn
+            .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
+                r.get(0)
+            })
+            .optional()?)
+    }
+
+    /// Sets a setting.
+    pub fn set_setting(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO settings (key, value) VALUES (?1, ?2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            params![key, value],
+        )?;
+        Ok(())
+    }
+
+    fn select(
+        &self,
+        clause: &str,
+        args: impl rusqlite::Params,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        let sql = format!(
+            "SELECT id, peer, outgoing, sent_ms, received_ms, body, display_name, state,
+                    stored_on, swarm_size, error FROM messages {clause}"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let mut rows = stmt.query(args)?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            let state: String = r.get(7)?;
+            let state = match state.as_str() {
+                "stored" => MessageState::Stored {
+                    on: r.get(8)?,
+                    of: r.get(9)?,
+                },
+                "failed" => MessageState::Failed {
+                    reason: r.get::<_, Option<String>>(10)?.unwrap_or_default(),
+                },
+                "received" => MessageState::Received,
+                _ => MessageState::Sending,
+            };
+            let peer: String = r.get(1)?;
+            out.push(StoredMessage {
+                id: r.get(0)?,
+                peer: parse_stored_id(&peer)?,
+                direction: if r.get::<_, i64>(2)? == 1 {
+                    Direction::Outgoing
+                } else {
+                    Direction::Incoming
+                },
+                sent_ms: r.get::<_, i64>(3)? as u64,
+                received_ms: r.get::<_, Option<i64>>(4)?.map(|v| v as u64),
+                text: r.get(5)?,
+                display_name: r.get(6)?,
+                state,
+            });
+        }
+        Ok(out)
+    }
+}
+
+fn check_nickname(nickname: &str) -> Result<(), StoreError> {
+    if nickname.is_empty() {
+        return Err(StoreError::BadNickname("it is empty".into()));
+    }
+    if nickname.chars().count() > MAX_NICKNAME_CHARS {
+        return Err(StoreError::BadNickname(format!(
+            "longer than {MAX_NICKNAME_CHARS} characters"
+        )));
+    }
+    if nickname.chars().any(char::is_control) {
+        return Err(StoreError::BadNickname(
+            "it contains control characters".into(),
+        ));
+    }
+    if looks_like_account_id(nickname) {
+        return Err(StoreError::BadNickname(
+            "it looks like an Account ID; pick a name".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Text a user most likely meant as an Account ID: starts with `05` and is long, or is all hex
+/// and long.
+fn looks_like_account_id(text: &str) -> bool {
+    let hexish = text.chars().filter(char::is_ascii_hexdigit).count();
+    text.len() >= 20 && (text.starts_with("05") || hexish * 10 >= text.len() * 9)
+}
+
+fn parse_stored_id(text: &str) -> Result<AccountId, StoreError> {
+    AccountId::from_str(text).map_err(|e| StoreError::Corrupt {
+        path: PathBuf::new(),
+        reason: format!("a stored Account ID is invalid: {e}"),
+    })
+}
+
+fn to_i64(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use session_crypto::{Ed25519Seed, OsRng};
+
+    fn account() -> AccountId {
+        Ed25519Seed::generate(&mut OsRng).key_pair().account_id()
+    }
+
+    #[test]
+    fn contacts_resolve_by_nickname_or_id_with_clear_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = MessageStore::open(&dir.path().join("db")).unwrap();
+        let bob = account();
+        store.add_contact(&bob, "Bob", 1).unwrap();
+        assert_eq!(store.resolve("Bob").unwrap(), bob);
+        assert_eq!(store.resolve("bob").unwrap(), bob, "nicknames ignore case");
+        assert_eq!(store.resolve(&bob.to_string()).unwrap(), bob);
+        assert!(matches!(
+            store.resolve("carol"),
+            Err(StoreError::UnknownContact(_))
+        ));
+        let mut bad = bob.to_string();
+        bad.replace_range(10..11, "z");
+        let err = store.resolve(&bad).unwrap_err();
+        assert!(matches!(err, StoreError::BadAccountId(_)));
+        assert!(err.to_string().contains("11"), "{err}");
+        assert!(matches!(
+            store.add_contact(&account(), "BOB", 2),
+            Err(StoreError::NicknameTaken(_))
+        ));
+        assert!(matches!(
+            store.add_contact(&account(), &bob.to_string(), 2),
+            Err(StoreError::BadNickname(_))
+        ));
+        assert_eq!(store.remove_contact("Bob").unwrap().account_id, bob);
+        assert!(store.contacts().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_damaged_database_is_reported_and_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        std::fs::write(&path, vec![0x42u8; 8192]).unwrap();
+        let Err(err) = MessageStore::open(&path) else {
+            panic!("garbage opened as a database");
+        };
+        assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
+        assert_eq!(std::fs::read(&path).unwrap(), vec![0x42u8; 8192]);
+    }
+
+    #[test]
+    fn incoming_messages_are_filed_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = MessageStore::open(&dir.path().join("db")).unwrap();
+        let carol = account();
+        let text = ReceivedText {
+            sender: carol,
+            timestamp_ms: 5,
+            text: "hi".into(),
+            display_name: Some("Carol".into()),
+        };
+        let batch = vec![("h1".to_string(), text)];
+        assert_eq!(
+            store
+                .file_incoming("n1", 0, &batch, Some("h1"), 9)
+                .unwrap()
+                .len(),
+            1
+        );
+        assert!(store
+            .file_incoming("n2", 0, &batch, Some("h1"), 9)
+            .unwrap()
+            .is_empty());
+        assert_eq!(store.last_hash("n1", 0).unwrap().as_deref(), Some("h1"));
+        assert_eq!(store.last_hash("n3", 0).unwrap(), None);
+        let requests = store.requests().unwrap();
+        assert_eq!(requests.len(), 1);
+        assert_eq!(requests[0].display_name.as_deref(), Some("Carol"));
+        store.add_contact(&carol, "carol", 10).unwrap();
+        assert!(store.requests().unwrap().is_empty());
+    }
+}
