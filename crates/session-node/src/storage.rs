@@ -158,6 +158,7 @@ CREATE TABLE IF NOT EXISTS journal (
     expiry INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS journal_by_expiry ON journal(expiry);
+CREATE INDEX IF NOT EXISTS journal_by_owner ON journal(owner);
 -- Hashes deleted before they expired, so that a late copy from a peer is not stored again.
 CREATE TABLE IF NOT EXISTS tombstones (
     hash BLOB PRIMARY KEY,
@@ -551,23 +552,43 @@ impl Storage {
         Ok(out)
     }
 
-    /// Deletes every message expired at `now`; returns how many.
+    /// Deletes every message expired at `now`; returns how many. An account whose last message
+    /// and last journal entry expired is forgotten too: the node keeps no record of accounts
+    /// beyond their unexpired messages (and revocations they asked for).
     pub fn sweep_expired(&self, now: u64) -> Result<u64, StorageError> {
         let conn = self.lock()?;
-        let mut stmt =
-            conn.prepare_cached("DELETE FROM messages WHERE expiry <= ?1 RETURNING length(data)")?;
-        let mut rows = stmt.query([to_i64(now)])?;
+        let mut touched = std::collections::BTreeSet::new();
         let (mut count, mut bytes) = (0u64, 0u64);
-        while let Some(row) = rows.next()? {
-            count += 1;
-            bytes += u64::try_from(row.get::<_, i64>(0)?).unwrap_or(0);
+        {
+            let mut stmt = conn.prepare_cached(
+                "DELETE FROM messages WHERE expiry <= ?1 RETURNING length(data), owner",
+            )?;
+            let mut rows = stmt.query([to_i64(now)])?;
+            while let Some(row) = rows.next()? {
+                count += 1;
+                bytes += u64::try_from(row.get::<_, i64>(0)?).unwrap_or(0);
+                touched.insert(row.get::<_, i64>(1)?);
+            }
         }
-        drop(rows);
-        drop(stmt);
-        conn.prepare_cached("DELETE FROM journal WHERE expiry <= ?1")?
-            .execute([to_i64(now)])?;
+        {
+            let mut stmt =
+                conn.prepare_cached("DELETE FROM journal WHERE expiry <= ?1 RETURNING owner")?;
+            let mut rows = stmt.query([to_i64(now)])?;
+            while let Some(row) = rows.next()? {
+                touched.insert(row.get::<_, i64>(0)?);
+            }
+        }
         conn.prepare_cached("DELETE FROM tombstones WHERE expiry <= ?1")?
             .execute([to_i64(now)])?;
+        let mut forget_owner = conn.prepare_cached(
+            "DELETE FROM owners WHERE id = ?1
+             AND NOT EXISTS (SELECT 1 FROM messages WHERE owner = ?1)
+             AND NOT EXISTS (SELECT 1 FROM journal WHERE owner = ?1)
+             AND NOT EXISTS (SELECT 1 FROM revoked_subaccounts WHERE owner = ?1)",
+        )?;
+        for owner in touched {
+            forget_owner.execute([owner])?;
+        }
         self.forget(count, bytes);
         Ok(count)
     }
@@ -945,6 +966,37 @@ mod test {
             .unwrap()
             .0
             .is_empty());
+    }
+
+    #[test]
+    fn an_account_is_forgotten_with_its_last_message() {
+        let (_dir, s) = open();
+        s.store(&ALICE, 0, &[1; 32], 100, 1000, b"a", false)
+            .unwrap();
+        s.store(&BOB, 0, &[2; 32], 100, 5000, b"b", false).unwrap();
+        let owners = |s: &Storage| {
+            let conn = s.lock().unwrap();
+            let n: i64 = conn
+                .query_row("SELECT COUNT(*) FROM owners", [], |r| r.get(0))
+                .unwrap();
+            n
+        };
+        assert_eq!(owners(&s), 2);
+        s.sweep_expired(1000).unwrap();
+        assert_eq!(owners(&s), 1, "Alice's only message expired");
+        assert_eq!(s.owners().unwrap(), vec![BOB]);
+        s.sweep_expired(5000).unwrap();
+        assert_eq!(owners(&s), 0);
+        // A forgotten account can receive again.
+        s.store(&ALICE, 0, &[3; 32], 6000, 9000, b"c", false)
+            .unwrap();
+        assert_eq!(
+            s.retrieve(&ALICE, 0, None, 10, usize::MAX, 6000)
+                .unwrap()
+                .0
+                .len(),
+            1
+        );
     }
 
     #[test]

@@ -1,0 +1,138 @@
+//! `session chat` in a real terminal: tmux runs it, the test types into it (send-keys) and
+//! reads the screen (capture-pane), while the other user runs `session send`/`sync`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use session_testnet::{Testnet, TestnetConfig};
+
+fn session(profile: &Path, args: &[&str]) -> Output {
+    let output = Command::new(env!("CARGO_BIN_EXE_session"))
+        .arg("--profile")
+        .arg(profile)
+        .args(args)
+        .env_remove("SESSION_PASSPHRASE")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "session {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+fn account_id(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout)
+        .split_whitespace()
+        .find(|w| w.len() == 66 && w.starts_with("05"))
+        .unwrap()
+        .to_string()
+}
+
+/// A tmux server of its own, killed when the test ends.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .expect("tmux is needed for this test (.ci/run installs it)")
+    }
+
+    fn screen(&self) -> String {
+        String::from_utf8_lossy(&self.run(&["capture-pane", "-p", "-t", "chat"]).stdout)
+            .into_owned()
+    }
+
+    /// Waits until the screen shows `text`.
+    #[track_caller]
+    fn wait_for(&self, text: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let screen = self.screen();
+            if screen.contains(text) {
+                return screen;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the chat never showed {text:?}; screen:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.run(&["kill-server"]);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chat_shows_incoming_messages_and_sends_what_is_typed() {
+    let net = Testnet::start(TestnetConfig::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let network = dir.path().join("network.json");
+    std::fs::write(&network, net.network_file().to_json()).unwrap();
+    let network = network.to_str().unwrap();
+    let (alice, bob) = (dir.path().join("alice"), dir.path().join("bob"));
+    let alice_id = account_id(&session(&alice, &["init", "--name", "Alice"]));
+    let bob_id = account_id(&session(&bob, &["init", "--name", "Bob"]));
+    session(&alice, &["contacts", "add", &bob_id, "bob"]);
+    session(&bob, &["contacts", "add", &alice_id, "alice"]);
+    session(
+        &bob,
+        &["--network", network, "send", "alice", "earlier", "message"],
+    );
+
+    let tmux = Tmux {
+        socket: format!("session-chat-test-{}", std::process::id()),
+    };
+    let command = format!(
+        "{} --profile {} --network {network} chat bob --poll 0.3",
+        env!("CARGO_BIN_EXE_session"),
+        alice.display()
+    );
+    let started = tmux.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "chat",
+        "-x",
+        "160",
+        "-y",
+        "40",
+        &command,
+    ]);
+    assert!(started.status.success(), "{started:?}");
+    tmux.wait_for("Chatting with bob");
+    // A message sent before the chat opened arrives with the first poll.
+    tmux.wait_for("bob: earlier message");
+
+    // Bob writes while the chat is open: it appears by itself.
+    session(&bob, &["send", "alice", "are", "you", "there?"]);
+    tmux.wait_for("bob: are you there?");
+
+    // Alice types a line: it is sent, and the screen says where it is stored.
+    tmux.run(&["send-keys", "-t", "chat", "yes, typing in tmux", "Enter"]);
+    let screen = tmux.wait_for("you -> bob: yes, typing in tmux");
+    assert!(screen.contains("stored on"), "{screen}");
+    let synced = session(&bob, &["sync"]);
+    assert!(String::from_utf8_lossy(&synced.stdout).contains("yes, typing in tmux"));
+
+    tmux.run(&["send-keys", "-t", "chat", "/quit", "Enter"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while tmux.run(&["has-session", "-t", "chat"]).status.success() {
+        assert!(Instant::now() < deadline, "/quit did not end the chat");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    net.shutdown().await;
+}

@@ -1,0 +1,329 @@
+//! The real `session` binary, run as a user would, on a local network of real nodes.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use session_testnet::{Testnet, TestnetConfig};
+
+/// A legacy 13-word Session phrase and the Account ID the reference derives from it.
+const LEGACY_PHRASE: &str =
+    "vexed enjoy pigment films adept voted vexed enjoy pigment films adept voted adept";
+const LEGACY_ACCOUNT_ID: &str =
+    "05d2ad010eeb72d72e561d9de7bd7b6989af77dcabffa03a5111a6c859ae5c3a72";
+
+/// Runs `session` on `profile` with `args`, feeding `stdin`.
+fn session(profile: &Path, args: &[&str], stdin: &str) -> Output {
+    session_env(profile, args, stdin, &[])
+}
+
+fn session_env(profile: &Path, args: &[&str], stdin: &str, env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_session"));
+    command
+        .arg("--profile")
+        .arg(profile)
+        .args(args)
+        .env_remove("SESSION_PROFILE")
+        .env_remove("SESSION_NETWORK")
+        .env_remove("SESSION_PASSPHRASE")
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let mut child = command.spawn().unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[track_caller]
+fn ok(output: Output) -> String {
+    assert!(
+        output.status.success(),
+        "failed: {}\n{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    stdout(&output)
+}
+
+/// Runs a command that must fail, returning its error message.
+#[track_caller]
+fn fails(output: Output) -> String {
+    assert!(!output.status.success(), "succeeded: {}", stdout(&output));
+    stderr(&output)
+}
+
+/// The Account ID in a command's output.
+fn account_id_in(text: &str) -> String {
+    text.split_whitespace()
+        .find(|w| w.len() == 66 && w.starts_with("05"))
+        .unwrap_or_else(|| panic!("no Account ID in {text}"))
+        .to_string()
+}
+
+/// The recovery phrase `init` printed (the line of 25 words).
+fn phrase_in(text: &str) -> String {
+    text.lines()
+        .map(str::trim)
+        .find(|l| l.split_whitespace().count() == 25)
+        .unwrap_or_else(|| panic!("no phrase in {text}"))
+        .to_string()
+}
+
+fn network_file(net: &Testnet, dir: &Path) -> PathBuf {
+    let path = dir.join("network.json");
+    std::fs::write(&path, net.network_file().to_json()).unwrap();
+    path
+}
+
+#[test]
+fn init_id_and_contacts() {
+    let dir = tempfile::tempdir().unwrap();
+    let alice = dir.path().join("alice");
+    let out = ok(session(&alice, &["init", "--name", "Alice"], ""));
+    let id = account_id_in(&out);
+    assert!(out.contains("recovery phrase"), "{out}");
+    phrase_in(&out);
+    let again = fails(session(&alice, &["init"], ""));
+    assert!(again.contains("already exists"), "{again}");
+
+    let out = ok(session(&alice, &["id"], ""));
+    assert_eq!(account_id_in(&out), id);
+    assert!(out.contains('█') || out.contains('▀'), "no QR code: {out}");
+    let png = dir.path().join("id.png");
+    ok(session(
+        &alice,
+        &["id", "--no-qr", "--png", png.to_str().unwrap()],
+        "",
+    ));
+    let image = std::fs::read(&png).unwrap();
+    assert_eq!(&image[..8], b"\x89PNG\r\n\x1a\n");
+
+    let bob_id = "05f5c5a22797a972dba6599b3bfa44db5fec6beffda53d964e763e393d577c3f64";
+    ok(session(&alice, &["contacts", "add", bob_id, "bob"], ""));
+    let list = ok(session(&alice, &["contacts", "list"], ""));
+    assert!(list.contains("bob") && list.contains(bob_id), "{list}");
+
+    // What a user can get wrong, each with a precise message.
+    let mut bad_char = bob_id.to_string();
+    bad_char.replace_range(20..21, "g");
+    let err = fails(session(&alice, &["contacts", "add", &bad_char, "x"], ""));
+    assert!(err.contains("character 21") && err.contains("'g'"), "{err}");
+    let err = fails(session(
+        &alice,
+        &["contacts", "add", &bob_id[..60], "x"],
+        "",
+    ));
+    assert!(err.contains("66") && err.contains("60"), "{err}");
+    let err = fails(session(
+        &alice,
+        &["contacts", "add", &bob_id.replacen("05", "06", 1), "x"],
+        "",
+    ));
+    assert!(err.contains("prefix"), "{err}");
+    let err = fails(session(&alice, &["history", "carol"], ""));
+    assert!(err.contains("no contact named \"carol\""), "{err}");
+    let err = fails(session(&alice, &["send", "carol", "hi"], ""));
+    assert!(err.contains("no contact named \"carol\""), "{err}");
+    let err = fails(session(&alice, &["contacts", "remove", "carol"], ""));
+    assert!(err.contains("carol"), "{err}");
+    ok(session(&alice, &["contacts", "remove", "bob"], ""));
+    assert!(!ok(session(&alice, &["contacts", "list"], "")).contains(bob_id));
+
+    // No account yet in another profile.
+    let err = fails(session(&dir.path().join("nobody"), &["id"], ""));
+    assert!(err.contains("no account"), "{err}");
+}
+
+#[test]
+fn restore_from_good_and_bad_phrases() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = ok(session(
+        &dir.path().join("legacy"),
+        &["restore"],
+        LEGACY_PHRASE,
+    ));
+    assert_eq!(account_id_in(&out), LEGACY_ACCOUNT_ID);
+    let out = ok(session(&dir.path().join("legacy"), &["id", "--no-qr"], ""));
+    assert_eq!(account_id_in(&out), LEGACY_ACCOUNT_ID);
+
+    let created = ok(session(&dir.path().join("new"), &["init"], ""));
+    let phrase = phrase_in(&created);
+    let restored = ok(session(
+        &dir.path().join("restored"),
+        &["restore"],
+        &format!("{phrase}\n"),
+    ));
+    assert_eq!(account_id_in(&restored), account_id_in(&created));
+
+    let mut words: Vec<&str> = phrase.split_whitespace().collect();
+    words[4] = "qwzx";
+    let err = fails(session(
+        &dir.path().join("bad1"),
+        &["restore"],
+        &words.join(" "),
+    ));
+    assert!(err.contains("word 5"), "{err}");
+    let err = fails(session(
+        &dir.path().join("bad2"),
+        &["restore"],
+        "abbey abbey abbey",
+    ));
+    assert!(err.contains("13 or 25 words, got 3"), "{err}");
+    let mut swapped: Vec<&str> = LEGACY_PHRASE.split_whitespace().collect();
+    swapped.swap(1, 2);
+    let err = fails(session(
+        &dir.path().join("bad3"),
+        &["restore"],
+        &swapped.join(" "),
+    ));
+    assert!(err.contains("swapped") || err.contains("checksum"), "{err}");
+    assert!(!dir.path().join("bad1").join("identity.key").exists());
+}
+
+#[test]
+fn a_passphrase_protects_the_account_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("p");
+    let secret = [("SESSION_PASSPHRASE", "open sesame")];
+    let out = ok(session_env(
+        &profile,
+        &["init", "--passphrase"],
+        "",
+        &secret,
+    ));
+    let id = account_id_in(&out);
+    let err = fails(session(&profile, &["id", "--no-qr"], ""));
+    assert!(err.contains("passphrase"), "{err}");
+    let err = fails(session_env(
+        &profile,
+        &["id", "--no-qr"],
+        "",
+        &[("SESSION_PASSPHRASE", "open barley")],
+    ));
+    assert!(err.contains("wrong passphrase"), "{err}");
+    let out = ok(session_env(&profile, &["id", "--no-qr"], "", &secret));
+    assert_eq!(account_id_in(&out), id);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_and_sync_between_two_profiles() {
+    let net = Testnet::start(TestnetConfig::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let network = network_file(&net, dir.path());
+    let network = network.to_str().unwrap();
+    let (alice, bob) = (dir.path().join("alice"), dir.path().join("bob"));
+    let alice_id = account_id_in(&ok(session(&alice, &["init", "--name", "Alice"], "")));
+    let bob_id = account_id_in(&ok(session(&bob, &["init", "--name", "Bob"], "")));
+    ok(session(&alice, &["contacts", "add", &bob_id, "bob"], ""));
+
+    let sent = ok(session(
+        &alice,
+        &["--network", network, "send", "bob", "hello", "bob"],
+        "",
+    ));
+    assert!(sent.contains("stored on 4/4"), "{sent}");
+    // The network is remembered; text can come from stdin.
+    let sent = ok(session(&alice, &["send", "bob"], "a second line\n"));
+    assert!(sent.contains("stored on"), "{sent}");
+
+    let synced = ok(session(&bob, &["--network", network, "sync"], ""));
+    assert!(
+        synced.contains("hello bob") && synced.contains("a second line"),
+        "{synced}"
+    );
+    assert!(synced.contains("2 new message(s)"), "{synced}");
+    assert!(
+        synced.contains("request"),
+        "Alice is not Bob's contact yet: {synced}"
+    );
+    let inbox = ok(session(&bob, &["inbox"], ""));
+    assert!(
+        inbox.contains("Message requests") && inbox.contains(&alice_id),
+        "{inbox}"
+    );
+    ok(session(&bob, &["contacts", "add", &alice_id, "alice"], ""));
+    let inbox = ok(session(&bob, &["inbox"], ""));
+    assert!(
+        !inbox.contains("Message requests") && inbox.contains("alice"),
+        "{inbox}"
+    );
+    let again = ok(session(&bob, &["sync"], ""));
+    assert!(again.contains("0 new message(s)"), "{again}");
+
+    ok(session(&bob, &["send", "alice", "hi", "alice"], ""));
+    let synced = ok(session(&alice, &["sync"], ""));
+    assert!(synced.contains("hi alice"), "{synced}");
+    let history = ok(session(&alice, &["history", "bob"], ""));
+    let lines: Vec<&str> = history.lines().collect();
+    assert_eq!(lines.len(), 3, "{history}");
+    assert!(
+        lines[0].contains("hello bob") && lines[2].contains("hi alice"),
+        "{history}"
+    );
+    let err = fails(session(&alice, &["send", "bob"], "   \n"));
+    assert!(err.contains("empty"), "{err}");
+    net.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn network_and_database_errors_are_clear() {
+    let dir = tempfile::tempdir().unwrap();
+    let alice = dir.path().join("alice");
+    ok(session(&alice, &["init"], ""));
+    ok(session(
+        &alice,
+        &["contacts", "add", LEGACY_ACCOUNT_ID, "legacy"],
+        "",
+    ));
+    let err = fails(session(&alice, &["sync"], ""));
+    assert!(err.contains("no network configured"), "{err}");
+
+    // A network whose nodes are all gone.
+    let net = Testnet::start(TestnetConfig::default()).await.unwrap();
+    let file = network_file(&net, dir.path());
+    net.shutdown().await;
+    let err = fails(session(
+        &alice,
+        &["--network", file.to_str().unwrap(), "send", "legacy", "hi"],
+        "",
+    ));
+    assert!(err.contains("no network reachable"), "{err}");
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, "{\"registry_key\": \"zz\"}").unwrap();
+    let err = fails(session(
+        &alice,
+        &["--network", bad.to_str().unwrap(), "sync"],
+        "",
+    ));
+    assert!(err.contains("not valid"), "{err}");
+
+    let db = alice.join("messages.sqlite");
+    let _ = std::fs::remove_file(alice.join("messages.sqlite-wal"));
+    let _ = std::fs::remove_file(alice.join("messages.sqlite-shm"));
+    std::fs::write(&db, vec![0x17u8; 4096]).unwrap();
+    let err = fails(session(&alice, &["contacts", "list"], ""));
+    assert!(err.contains("corrupt"), "{err}");
+    assert_eq!(
+        std::fs::read(&db).unwrap(),
+        vec![0x17u8; 4096],
+        "the damaged file is kept"
+    );
+}
