@@ -16,6 +16,9 @@ use crate::server::now_ms;
 
 /// Path peers forward replicated writes to.
 pub const FORWARD_PATH: &str = "/swarm/v1/forward";
+/// How long a write waits for the other swarm members before answering the client with the
+/// members that confirmed; slower ones still get the copy, and catch up by pulling anyway.
+pub const REPLICATION_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The request runner of one node.
 pub struct Executor {
@@ -67,14 +70,29 @@ impl Executor {
             sends.spawn(async move { (peer.key, peers.post(peer, FORWARD_PATH, body).await) });
         }
         let mut answers = Vec::new();
-        while let Some(joined) = sends.join_next().await {
-            if let Ok(answer) = joined {
-                answers.push(answer);
+        let deadline = tokio::time::Instant::now() + REPLICATION_WAIT;
+        loop {
+            match tokio::time::timeout_at(deadline, sends.join_next()).await {
+                Ok(Some(Ok(answer))) => answers.push(answer),
+                Ok(Some(Err(_))) => {}
+                Ok(None) => break,
+                Err(_) => {
+                    // A slow or paused member must not hold the client's answer: the copies
+                    // still travel (it also pulls what it missed), it just is not counted.
+                    sends.detach_all();
+                    break;
+                }
             }
         }
         let Some(swarm) = result.get_mut("swarm").and_then(Value::as_object_mut) else {
             return;
         };
+        for peer in self.network.swarm_peers() {
+            let key_hex = peer.key.to_string();
+            if !answers.iter().any(|(key, _)| *key == peer.key) {
+                swarm.insert(key_hex, json!({"failed": true, "timeout": true}));
+            }
+        }
         for (key, answer) in answers {
             let key_hex = key.to_string();
             let member = match answer {

@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod daemon;
 pub mod error;
 pub mod executor;
 pub mod identity;

@@ -2,8 +2,10 @@
 
 pub mod client;
 
+use std::ffi::OsString;
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use session_client::{NetworkFile, NetworkSeed};
@@ -37,6 +39,34 @@ pub enum TestnetError {
     /// No such node.
     #[error("no node {0}")]
     NoSuchNode(usize),
+    /// A node process did not come up.
+    #[error("node {index} process: {reason}")]
+    Process {
+        /// Which node.
+        index: usize,
+        /// What happened (with the end of its log).
+        reason: String,
+    },
+    /// The operation needs nodes in child processes.
+    #[error("{0} needs nodes in child processes (NodeRunner::Process)")]
+    NeedsProcesses(&'static str),
+}
+
+/// How the network runs its nodes.
+#[derive(Debug, Clone, Default)]
+pub enum NodeRunner {
+    /// In this process, on real sockets (fast to start; a kill aborts the node's tasks).
+    #[default]
+    InProcess,
+    /// Each node in a child process running `program args... --config DIR/node.toml`: a kill is
+    /// SIGKILL, and nodes can be paused (SIGSTOP) and resumed (SIGCONT).
+    Process {
+        /// The node program (the `session-node` daemon, or any binary that runs
+        /// `session_node::daemon::main_from`).
+        program: PathBuf,
+        /// Arguments before `--config`.
+        args: Vec<OsString>,
+    },
 }
 
 /// How to build a local network.
@@ -56,6 +86,8 @@ pub struct TestnetConfig {
     pub base_dir: Option<PathBuf>,
     /// Record what each node sees of onion requests (privacy tests only).
     pub observe_privacy: bool,
+    /// In this process or in child processes.
+    pub runner: NodeRunner,
 }
 
 impl Default for TestnetConfig {
@@ -69,6 +101,7 @@ impl Default for TestnetConfig {
             list_poll_secs: 1,
             base_dir: None,
             observe_privacy: false,
+            runner: NodeRunner::InProcess,
         }
     }
 }
@@ -81,8 +114,62 @@ struct Slot {
     reserved: Option<TcpListener>,
     key: Ed25519PublicKey,
     x25519: X25519PublicKey,
-    running: Option<RunningNode>,
+    running: Option<Running>,
     listed: bool,
+}
+
+/// A node that runs, in this process or as a child.
+enum Running {
+    InProcess(RunningNode),
+    Child(ChildNode),
+}
+
+/// A node's child process, killed if the network is dropped without a shutdown.
+struct ChildNode {
+    child: Child,
+}
+
+impl ChildNode {
+    fn signal(&self, name: &str) -> std::io::Result<()> {
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(std::io::Error::other(format!("kill -{name} failed")))
+        }
+    }
+
+    /// SIGKILL, then reap.
+    fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGCONT (in case it is paused) and SIGTERM; SIGKILL after 10 s.
+    async fn stop(mut self) {
+        let _ = self.signal("CONT");
+        let _ = self.signal("TERM");
+        for _ in 0..100 {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for ChildNode {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
 }
 
 /// A local network of real nodes on loopback sockets, each with its own data directory.
@@ -210,32 +297,104 @@ impl Testnet {
 
     async fn start_node(&mut self, index: usize) -> Result<(), TestnetError> {
         let config = self.node_config(index)?;
-        if let Some(listener) = self.slots.get_mut(index).and_then(|s| s.reserved.take()) {
-            let node = RunningNode::start_on(config, listener)
-                .await
-                .map_err(|source| TestnetError::Node { index, source })?;
-            if let Some(slot) = self.slots.get_mut(index) {
-                slot.running = Some(node);
+        let running = match self.config.runner.clone() {
+            NodeRunner::InProcess => {
+                Running::InProcess(self.start_in_process(index, config).await?)
             }
-            return Ok(());
+            NodeRunner::Process { program, args } => {
+                Running::Child(self.start_child(index, config, &program, &args).await?)
+            }
+        };
+        if let Some(slot) = self.slots.get_mut(index) {
+            slot.running = Some(running);
+        }
+        Ok(())
+    }
+
+    async fn start_in_process(
+        &mut self,
+        index: usize,
+        config: NodeConfig,
+    ) -> Result<RunningNode, TestnetError> {
+        if let Some(listener) = self.slots.get_mut(index).and_then(|s| s.reserved.take()) {
+            return RunningNode::start_on(config, listener)
+                .await
+                .map_err(|source| TestnetError::Node { index, source });
         }
         // A restart binds the port again; it is outside the ephemeral range, so no outgoing
         // connection holds it, but the old socket may linger for a moment.
         let mut attempt = 0;
-        let node = loop {
+        loop {
             match RunningNode::start(config.clone()).await {
-                Ok(node) => break node,
+                Ok(node) => return Ok(node),
                 Err(session_node::NodeError::Io { .. }) if attempt < 50 => {
                     attempt += 1;
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
                 Err(source) => return Err(TestnetError::Node { index, source }),
             }
-        };
-        if let Some(slot) = self.slots.get_mut(index) {
-            slot.running = Some(node);
         }
-        Ok(())
+    }
+
+    /// Writes the node's config file, spawns it (stderr to `node.log` in its directory), and
+    /// waits until it proves its identity over TLS.
+    async fn start_child(
+        &mut self,
+        index: usize,
+        config: NodeConfig,
+        program: &Path,
+        args: &[OsString],
+    ) -> Result<ChildNode, TestnetError> {
+        let fail = |reason: String| TestnetError::Process { index, reason };
+        let slot = self
+            .slots
+            .get_mut(index)
+            .ok_or(TestnetError::NoSuchNode(index))?;
+        let config_path = slot.dir.join("node.toml");
+        let text = toml::to_string(&config).map_err(|e| fail(e.to_string()))?;
+        std::fs::write(&config_path, text)?;
+        let log_path = slot.dir.join("node.log");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)?;
+        // The port is released just before the child binds it (it is below the ephemeral
+        // range, so no outgoing connection takes it meanwhile).
+        slot.reserved = None;
+        let address = NodeAddress {
+            addr: slot.addr,
+            key: slot.key,
+        };
+        let mut node = ChildNode {
+            child: Command::new(program)
+                .args(args)
+                .arg("--config")
+                .arg(&config_path)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .map_err(|e| fail(format!("cannot run {}: {e}", program.display())))?,
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(Some(status)) = node.child.try_wait() {
+                let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+                let tail: String = log.lines().rev().take(5).collect::<Vec<_>>().join(" | ");
+                return Err(fail(format!("exited with {status}: {tail}")));
+            }
+            if session_net::Connection::open(address, Duration::from_secs(2))
+                .await
+                .is_ok()
+            {
+                return Ok(node);
+            }
+            if std::time::Instant::now() > deadline {
+                node.child.kill().ok();
+                return Err(fail("did not answer within 30 s".into()));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// Addresses of every listed node, in index order.
@@ -287,9 +446,50 @@ impl Testnet {
         &self.assignment
     }
 
-    /// The running node at `index`, if it runs.
+    /// The running node at `index`, if it runs in this process.
     pub fn node(&self, index: usize) -> Option<&RunningNode> {
-        self.slots.get(index)?.running.as_ref()
+        match self.slots.get(index)?.running.as_ref()? {
+            Running::InProcess(node) => Some(node),
+            Running::Child(_) => None,
+        }
+    }
+
+    /// The process id of node `index`, if it runs as a child process.
+    pub fn process_id(&self, index: usize) -> Option<u32> {
+        match self.slots.get(index)?.running.as_ref()? {
+            Running::Child(child) => Some(child.child.id()),
+            Running::InProcess(_) => None,
+        }
+    }
+
+    /// Whether node `index` is running (paused nodes count as running).
+    pub fn is_running(&self, index: usize) -> bool {
+        self.slots.get(index).is_some_and(|s| s.running.is_some())
+    }
+
+    /// Pauses node `index` (SIGSTOP): it keeps its sockets but answers nothing, like a node
+    /// behind a partition or stuck on a slow disk.
+    pub fn pause(&self, index: usize) -> Result<(), TestnetError> {
+        self.signal(index, "STOP", "pause")
+    }
+
+    /// Resumes a paused node (SIGCONT).
+    pub fn resume(&self, index: usize) -> Result<(), TestnetError> {
+        self.signal(index, "CONT", "resume")
+    }
+
+    fn signal(&self, index: usize, name: &str, what: &'static str) -> Result<(), TestnetError> {
+        match self
+            .slots
+            .get(index)
+            .ok_or(TestnetError::NoSuchNode(index))?
+            .running
+            .as_ref()
+        {
+            Some(Running::Child(child)) => Ok(child.signal(name)?),
+            Some(Running::InProcess(_)) => Err(TestnetError::NeedsProcesses(what)),
+            None => Ok(()),
+        }
     }
 
     /// The current node-list version.
@@ -336,8 +536,10 @@ impl Testnet {
             .slots
             .get_mut(index)
             .ok_or(TestnetError::NoSuchNode(index))?;
-        if let Some(node) = slot.running.take() {
-            node.shutdown().await;
+        match slot.running.take() {
+            Some(Running::InProcess(node)) => node.shutdown().await,
+            Some(Running::Child(child)) => child.stop().await,
+            None => {}
         }
         Ok(())
     }
@@ -348,8 +550,10 @@ impl Testnet {
             .slots
             .get_mut(index)
             .ok_or(TestnetError::NoSuchNode(index))?;
-        if let Some(node) = slot.running.take() {
-            node.kill();
+        match slot.running.take() {
+            Some(Running::InProcess(node)) => node.kill(),
+            Some(Running::Child(child)) => child.kill(),
+            None => {}
         }
         Ok(())
     }
