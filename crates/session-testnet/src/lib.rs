@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod client;
+pub mod hostile;
 pub mod soak;
 
 use std::ffi::OsString;

@@ -1,0 +1,74 @@
+//! `session-bench`: the performance suite. Every figure is printed next to a reference measured
+//! in the same run on the same machine, and their ratio, so that results compare across machines.
+//!
+//! Run: `cargo run --release -p session-bench` (`-- --quick` for the CI version, `--json FILE`).
+
+mod measure;
+mod suite;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+/// Benchmarks session-rs against the limits of this machine.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Args {
+    /// The short suite (under a minute): fewer samples, 100,000 stored messages.
+    #[arg(long)]
+    quick: bool,
+    /// Also write the table as JSON.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    // The suite runs its nodes as child processes of this same program.
+    if std::env::args().nth(1).as_deref() == Some("node") {
+        return session_node::daemon::main_from(std::env::args_os().skip(1));
+    }
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("session-bench: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let rows = match runtime.block_on(suite::run(args.quick)) {
+        Ok(rows) => rows,
+        Err(e) => {
+            eprintln!("session-bench: a benchmark failed: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("{}", measure::markdown(&rows));
+    if let Some(path) = args.json {
+        let written = serde_json::to_vec_pretty(&rows)
+            .map_err(std::io::Error::other)
+            .and_then(|bytes| std::fs::write(&path, bytes));
+        if let Err(e) = written {
+            eprintln!("session-bench: writing {}: {e}", path.display());
+            return ExitCode::FAILURE;
+        }
+    }
+    let broken: Vec<&str> = rows
+        .iter()
+        .filter(|r| !(r.median > 0.0 && r.reference > 0.0 && r.ratio.is_finite()))
+        .map(|r| r.name.as_str())
+        .collect();
+    if broken.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("session-bench: broken measurements (zero or missing): {broken:?}");
+        ExitCode::FAILURE
+    }
+}
