@@ -182,6 +182,9 @@ pub struct OnionClient {
     fetched: Mutex<Instant>,
 }
 
+/// A clock correction larger than this is reported.
+const CLOCK_REPORT_MS: i64 = 10_000;
+
 /// How long a node reported unreachable stays out of new paths.
 const SUSPECT_FOR: Duration = Duration::from_secs(60);
 
@@ -311,10 +314,57 @@ impl OnionClient {
     /// [`request`](Self::request), with the route the answer came through. `build` also gets
     /// the destination's key, for requests that depend on the node asked (a `retrieve` after
     /// the last message seen from that node).
+    ///
+    /// When no path works (or too few guards answer), the node pool may be stale: the client
+    /// fetches a fresh list from the seed nodes, drops its guards and paths, and tries again
+    /// once, saying so at info level.
     pub async fn request_routed(
         &self,
         account: &AccountId,
         build: impl Fn(u64, &Ed25519PublicKey) -> Request,
+    ) -> Result<Routed, ClientError> {
+        match self.attempt(account, &build).await {
+            Err(ClientError::Transport(_) | ClientError::Network(_))
+                if !self.config.seeds.is_empty() =>
+            {
+                self.reseed().await?;
+                self.attempt(account, &build).await
+            }
+            other => other,
+        }
+    }
+
+    /// Fetches the node list from the seeds again and starts over with new guards and paths.
+    async fn reseed(&self) -> Result<(), ClientError> {
+        let before = self.list().map(|l| l.version);
+        if let Ok(mut fetched) = self.fetched.lock() {
+            *fetched = Instant::now();
+        }
+        self.refresh_nodes().await?;
+        let (version, nodes) = self.list().map_or((0, 0), |l| (l.version, l.nodes.len()));
+        if let Ok(mut guards) = self.guards.lock() {
+            guards.clear();
+        }
+        if let Ok(mut paths) = self.paths.lock() {
+            paths.clear();
+        }
+        if let Ok(mut suspects) = self.suspects.lock() {
+            suspects.clear();
+        }
+        tracing::info!(
+            previous_version = before.unwrap_or(0),
+            version,
+            nodes,
+            "no onion path worked: re-seeded the node list from the seed nodes; guards and paths will be rebuilt"
+        );
+        Ok(())
+    }
+
+    /// Up to four attempts on working paths.
+    async fn attempt(
+        &self,
+        account: &AccountId,
+        build: &impl Fn(u64, &Ed25519PublicKey) -> Request,
     ) -> Result<Routed, ClientError> {
         let mut last = String::new();
         let mut resynced = false;
@@ -412,10 +462,17 @@ impl OnionClient {
         }
     }
 
+    /// Follows the nodes' clock; a change of more than 10 s is reported at info level.
     fn learn_time(&self, body: &Value) {
         if let Some(t) = body.get("t").and_then(Value::as_u64) {
             let offset = t as i64 - (self.config.clock)() as i64;
-            self.clock_offset.store(offset, Ordering::Relaxed);
+            let previous = self.clock_offset.swap(offset, Ordering::Relaxed);
+            if (offset - previous).abs() > CLOCK_REPORT_MS {
+                tracing::info!(
+                    offset_s = offset / 1000,
+                    "the local clock differs from the nodes' time; correcting by the offset"
+                );
+            }
         }
     }
 
