@@ -141,6 +141,7 @@ async fn relay(net: &Testnet, plan: &Plan) -> Result<Row, Error> {
     .body
     .len();
     let pid = net.process_id(middle).ok_or("the relay is not a process")?;
+    eprintln!("  relay node: pid {pid} (for `perf record -p {pid}`)");
     let guard_address = address(net, guard)?;
     let onions = Arc::new(onions);
     let done = Arc::new(AtomicU64::new(0));

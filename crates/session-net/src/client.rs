@@ -190,7 +190,9 @@ pub struct ConnectionPool {
 }
 
 /// Idle connections kept per node.
-const MAX_IDLE_PER_NODE: usize = 8;
+/// Enough for the concurrency a relay sees towards one next hop, so that busy relays reuse
+/// connections instead of paying a TLS handshake per request.
+const MAX_IDLE_PER_NODE: usize = 32;
 
 impl ConnectionPool {
     /// An empty pool.

@@ -52,25 +52,27 @@ impl Peers {
         path: &str,
         body: Vec<u8>,
     ) -> Result<Response, NetError> {
-        self.post_with(node, path, &[], body).await
-    }
-
-    /// As [`Peers::post`], with extra (unsigned) headers.
-    pub async fn post_with(
-        &self,
-        node: NodeAddress,
-        path: &str,
-        extra: &[(&str, String)],
-        body: Vec<u8>,
-    ) -> Result<Response, NetError> {
         let signature = STANDARD.encode(self.identity.sign(&signed_bytes(path, &body)));
-        let mut headers = vec![
+        let headers = [
             (NODE_HEADER, self.identity.ed25519_public().to_string()),
             (SIGNATURE_HEADER, signature),
         ];
-        headers.extend(extra.iter().cloned());
         self.pool
             .post(node, path, &headers, body, PEER_TIMEOUT)
+            .await
+    }
+
+    /// Posts without signing (onion relaying, where the next hop needs no proof of who sent
+    /// it), over the same pool of verified connections.
+    pub async fn relay(
+        &self,
+        node: NodeAddress,
+        path: &str,
+        headers: &[(&str, String)],
+        body: Vec<u8>,
+    ) -> Result<Response, NetError> {
+        self.pool
+            .post(node, path, headers, body, PEER_TIMEOUT)
             .await
     }
 }
