@@ -341,6 +341,9 @@ async fn end_to_end(net: &Testnet, rtt_ms: f64, plan: &Plan) -> Result<Row, Erro
 /// the same rows with the node's durability, in this process.
 async fn store(net: &Testnet, plan: &Plan) -> Result<Row, Error> {
     let node = address(net, 0)?;
+    if let Some(pid) = net.process_id(0) {
+        eprintln!("  storing node: pid {pid}");
+    }
     let done = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
     let mut tasks = Vec::new();

@@ -212,8 +212,12 @@ impl fmt::Debug for X25519PublicKey {
     }
 }
 
-/// An X25519 secret key, stored clamped (as libsodium outputs it), wiped on drop.
-pub struct X25519SecretKey(x25519_dalek::StaticSecret);
+/// An X25519 secret key, stored clamped (as libsodium outputs it), wiped on drop. Its public
+/// key is computed once, at construction (a node derives every onion layer key with it).
+pub struct X25519SecretKey {
+    secret: x25519_dalek::StaticSecret,
+    public: X25519PublicKey,
+}
 
 impl X25519SecretKey {
     /// Draws a fresh key (for example an onion request's ephemeral key).
@@ -225,7 +229,9 @@ impl X25519SecretKey {
 
     /// Wraps 32 secret bytes (clamping happens inside every scalar multiplication).
     pub fn from_bytes(bytes: [u8; 32]) -> Self {
-        Self(x25519_dalek::StaticSecret::from(bytes))
+        let secret = x25519_dalek::StaticSecret::from(bytes);
+        let public = X25519PublicKey(x25519_dalek::PublicKey::from(&secret).to_bytes());
+        Self { secret, public }
     }
 
     /// The key libsodium's `crypto_sign_ed25519_sk_to_curve25519` derives from an Ed25519 seed:
@@ -251,12 +257,12 @@ impl X25519SecretKey {
 
     /// The secret bytes, in a buffer that is wiped when dropped.
     pub fn to_bytes(&self) -> Zeroizing<[u8; 32]> {
-        Zeroizing::new(self.0.to_bytes())
+        Zeroizing::new(self.secret.to_bytes())
     }
 
     /// The matching public key.
     pub fn public_key(&self) -> X25519PublicKey {
-        X25519PublicKey(x25519_dalek::PublicKey::from(&self.0).to_bytes())
+        self.public
     }
 
     /// X25519 key agreement. Fails on an all-zero result (a low-order peer key), as libsodium's
@@ -266,7 +272,7 @@ impl X25519SecretKey {
         peer: &X25519PublicKey,
     ) -> Result<Zeroizing<[u8; 32]>, CryptoError> {
         let shared = self
-            .0
+            .secret
             .diffie_hellman(&x25519_dalek::PublicKey::from(peer.0));
         if !shared.was_contributory() {
             return Err(CryptoError::DegenerateSharedSecret);

@@ -7,7 +7,7 @@
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use rusqlite::{params, Connection, OptionalExtension};
 
@@ -34,6 +34,9 @@ pub enum StorageError {
     /// The database lock was poisoned by a panic in another thread.
     #[error("database lock poisoned")]
     Poisoned,
+    /// The group commit this store was part of failed, so nothing of it was kept.
+    #[error("database error (group commit): {0}")]
+    Batch(String),
 }
 
 /// How hard commits try to reach the disk.
@@ -128,6 +131,8 @@ pub struct ExpireOutcome {
 /// The node's message database.
 pub struct Storage {
     conn: Mutex<Connection>,
+    /// Stores waiting for the next group commit.
+    queue: Mutex<Vec<QueuedStore>>,
     cap_bytes: u64,
     count: AtomicU64,
     bytes: AtomicU64,
@@ -196,6 +201,7 @@ impl Storage {
         )?;
         Ok(Self {
             conn: Mutex::new(conn),
+            queue: Mutex::new(Vec::new()),
             cap_bytes,
             count: AtomicU64::new(u64::try_from(count).unwrap_or(0)),
             bytes: AtomicU64::new(u64::try_from(bytes).unwrap_or(0)),
@@ -224,6 +230,11 @@ impl Storage {
 
     /// Stores a message, idempotently on its hash. With `replace_namespace`, the owner's other
     /// messages in that namespace are deleted in the same transaction (public outboxes hold one).
+    ///
+    /// Concurrent stores are committed together (group commit): each caller queues its store;
+    /// whoever holds the connection next runs every queued store in one transaction, so pages
+    /// shared by consecutive inserts are written once per batch instead of once per message.
+    /// Every store is committed before its caller returns.
     #[allow(clippy::too_many_arguments)]
     pub fn store(
         &self,
@@ -235,65 +246,79 @@ impl Storage {
         data: &[u8],
         replace_namespace: bool,
     ) -> Result<StoreOutcome, StorageError> {
-        let mut conn = self.lock()?;
-        let tx = conn.transaction()?;
-        let exists: bool = tx
-            .query_row(
-                "SELECT 1 FROM messages WHERE hash = ?1",
-                [hash.as_slice()],
-                |_| Ok(()),
-            )
-            .optional()?
-            .is_some();
-        let deleted: bool = tx
-            .prepare_cached("SELECT 1 FROM tombstones WHERE hash = ?1")?
-            .query_row([hash.as_slice()], |_| Ok(()))
-            .optional()?
-            .is_some();
-        if exists || deleted {
-            return Ok(StoreOutcome::AlreadyStored);
-        }
-        let used = used_bytes(&tx)?;
-        if used.saturating_add(data.len() as u64) > self.cap_bytes {
-            return Err(StorageError::Full {
-                used,
-                cap: self.cap_bytes,
+        let outcome = Arc::new(Mutex::new(None));
+        self.queue
+            .lock()
+            .map_err(|_| StorageError::Poisoned)?
+            .push(QueuedStore {
+                owner: *owner,
+                namespace,
+                hash: *hash,
+                timestamp,
+                expiry,
+                data: data.to_vec(),
+                replace_namespace,
+                outcome: outcome.clone(),
             });
-        }
-        let owner_id = owner_id(&tx, owner)?;
-        let (mut removed_count, mut removed_bytes) = (0u64, 0u64);
-        if replace_namespace {
-            let mut stmt = tx.prepare(
-                "DELETE FROM messages WHERE owner = ?1 AND namespace = ?2
-                 RETURNING hash, expiry, length(data)",
-            )?;
-            let mut rows = stmt.query(params![owner_id, namespace])?;
-            while let Some(row) = rows.next()? {
-                let old = blob32(row, 0)?;
-                let old_expiry = u64::try_from(row.get::<_, i64>(1)?).unwrap_or(0);
-                removed_count += 1;
-                removed_bytes += u64::try_from(row.get::<_, i64>(2)?).unwrap_or(0);
-                journal(&tx, OP_DELETE, owner_id, &old, old_expiry)?;
+        loop {
+            let mut conn = self.lock()?;
+            // A leader before us may have committed our store while we waited for the lock.
+            if let Some(done) = outcome.lock().map_err(|_| StorageError::Poisoned)?.take() {
+                return done;
+            }
+            let batch =
+                std::mem::take(&mut *self.queue.lock().map_err(|_| StorageError::Poisoned)?);
+            self.commit_batch(&mut conn, batch);
+            drop(conn);
+            if let Some(done) = outcome.lock().map_err(|_| StorageError::Poisoned)?.take() {
+                return done;
             }
         }
-        tx.execute(
-            "INSERT INTO messages (owner, namespace, hash, timestamp, expiry, data)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![
-                owner_id,
-                namespace,
-                hash.as_slice(),
-                to_i64(timestamp),
-                to_i64(expiry),
-                data
-            ],
-        )?;
-        journal(&tx, OP_STORE, owner_id, hash, expiry)?;
-        tx.commit()?;
-        self.count.fetch_add(1, Ordering::Relaxed);
-        self.bytes.fetch_add(data.len() as u64, Ordering::Relaxed);
-        self.forget(removed_count, removed_bytes);
-        Ok(StoreOutcome::Stored)
+    }
+
+    /// Runs queued stores in one transaction and hands each its outcome. If the transaction
+    /// fails, every store of the batch gets the error and nothing of it is kept.
+    fn commit_batch(&self, conn: &mut Connection, batch: Vec<QueuedStore>) {
+        let mut results = Vec::with_capacity(batch.len());
+        let mut changes = (0u64, 0u64, 0u64, 0u64);
+        let committed = (|| -> Result<(), StorageError> {
+            let tx = conn.transaction()?;
+            let mut used = used_bytes(&tx)?;
+            for store in &batch {
+                match store_one(&tx, store, &mut used, self.cap_bytes) {
+                    Ok((outcome, removed_count, removed_bytes)) => {
+                        if outcome == StoreOutcome::Stored {
+                            changes.0 += 1;
+                            changes.1 += store.data.len() as u64;
+                        }
+                        changes.2 += removed_count;
+                        changes.3 += removed_bytes;
+                        results.push(Ok(outcome));
+                    }
+                    Err(full @ StorageError::Full { .. }) => results.push(Err(full)),
+                    // Anything else is the database failing: give the batch up.
+                    Err(e) => return Err(e),
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })();
+        if let Err(e) = committed {
+            let reason = e.to_string();
+            results = batch
+                .iter()
+                .map(|_| Err(StorageError::Batch(reason.clone())))
+                .collect();
+        } else {
+            self.count.fetch_add(changes.0, Ordering::Relaxed);
+            self.bytes.fetch_add(changes.1, Ordering::Relaxed);
+            self.forget(changes.2, changes.3);
+        }
+        for (store, result) in batch.iter().zip(results) {
+            if let Ok(mut slot) = store.outcome.lock() {
+                *slot = Some(result);
+            }
+        }
     }
 
     /// Messages of `owner` in `namespace` stored after `after` (from the start when `after` is
@@ -821,6 +846,81 @@ impl Storage {
 const OP_STORE: i64 = 0;
 const OP_DELETE: i64 = 1;
 const OP_EXPIRE: i64 = 2;
+
+/// A store waiting for the next group commit.
+struct QueuedStore {
+    owner: Owner,
+    namespace: i16,
+    hash: Hash,
+    timestamp: u64,
+    expiry: u64,
+    data: Vec<u8>,
+    replace_namespace: bool,
+    outcome: Arc<Mutex<Option<Result<StoreOutcome, StorageError>>>>,
+}
+
+/// One store inside a group commit; returns the outcome and the messages it replaced (count,
+/// bytes). `used` tracks the bytes in use as the batch proceeds.
+fn store_one(
+    tx: &Connection,
+    store: &QueuedStore,
+    used: &mut u64,
+    cap: u64,
+) -> Result<(StoreOutcome, u64, u64), StorageError> {
+    let exists = tx
+        .prepare_cached("SELECT 1 FROM messages WHERE hash = ?1")?
+        .query_row([store.hash.as_slice()], |_| Ok(()))
+        .optional()?
+        .is_some();
+    let deleted = tx
+        .prepare_cached("SELECT 1 FROM tombstones WHERE hash = ?1")?
+        .query_row([store.hash.as_slice()], |_| Ok(()))
+        .optional()?
+        .is_some();
+    if exists || deleted {
+        return Ok((StoreOutcome::AlreadyStored, 0, 0));
+    }
+    if used.saturating_add(store.data.len() as u64) > cap {
+        return Err(StorageError::Full { used: *used, cap });
+    }
+    let owner_id = owner_id(tx, &store.owner)?;
+    let (mut removed_count, mut removed_bytes) = (0u64, 0u64);
+    if store.replace_namespace {
+        let mut stmt = tx.prepare_cached(
+            "DELETE FROM messages WHERE owner = ?1 AND namespace = ?2
+             RETURNING hash, expiry, length(data)",
+        )?;
+        let mut rows = stmt.query(params![owner_id, store.namespace])?;
+        let mut replaced = Vec::new();
+        while let Some(row) = rows.next()? {
+            let old = blob32(row, 0)?;
+            let old_expiry = u64::try_from(row.get::<_, i64>(1)?).unwrap_or(0);
+            removed_count += 1;
+            removed_bytes += u64::try_from(row.get::<_, i64>(2)?).unwrap_or(0);
+            replaced.push((old, old_expiry));
+        }
+        drop(rows);
+        for (old, old_expiry) in replaced {
+            journal(tx, OP_DELETE, owner_id, &old, old_expiry)?;
+        }
+    }
+    tx.prepare_cached(
+        "INSERT INTO messages (owner, namespace, hash, timestamp, expiry, data)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![
+        owner_id,
+        store.namespace,
+        store.hash.as_slice(),
+        to_i64(store.timestamp),
+        to_i64(store.expiry),
+        store.data
+    ])?;
+    journal(tx, OP_STORE, owner_id, &store.hash, store.expiry)?;
+    // Pages are what the cap counts; a 1 KiB message takes about its size plus index entries.
+    *used = used.saturating_add(store.data.len() as u64);
+    Ok((StoreOutcome::Stored, removed_count, removed_bytes))
+}
 
 fn journal(
     conn: &Connection,
