@@ -11,7 +11,7 @@ use base64::Engine as _;
 use session_client::{KdfParams, MessageState, Messenger, OnionClient, PathPolicy, Profile};
 use session_crypto::{Ed25519Seed, HopCipher, HopKey, OsRng, RngCore, X25519SecretKey};
 use session_net::{Connection, ConnectionPool, NodeAddress};
-use session_node::storage::{Durability, Storage};
+use session_node::storage::{Durability, NewMessage, Storage};
 use session_swarm::SwarmConfig;
 use session_testnet::client::{call, TestAccount};
 use session_testnet::{now_ms, NodeRunner, Testnet, TestnetConfig};
@@ -560,29 +560,46 @@ async fn retrieve_and_footprint(net: &mut Testnet, plan: &Plan) -> Result<Vec<Ro
 }
 
 /// Stores 1 KiB messages through the node's own storage layer until it holds `total`: 1,000
-/// accounts, then 100 for `owner`. Returns the count, the hash to poll after (10 before the
-/// newest) and the time taken.
+/// accounts, in batches of 5,000 per transaction, then 100 for `owner`. Returns the count, the
+/// hash to poll after (10 before the newest) and the time taken.
 fn fill(database: &Path, total: u64, owner: [u8; 33]) -> Result<(u64, String, Duration), Error> {
     let started = Instant::now();
     let storage = Storage::open(database, 64 << 30, Durability::Normal)?;
     let now = now_ms();
-    let mut data = vec![0u8; PAYLOAD];
-    let mut hash = [0u8; 32];
-    let have = storage.message_count();
-    for i in have..total.saturating_sub(100) {
-        let mut filler = [0x05u8; 33];
-        filler[1..9].copy_from_slice(&(i % 1000).to_le_bytes());
+    let message = |owner: [u8; 33]| {
+        let mut hash = [0u8; 32];
+        let mut data = vec![0u8; PAYLOAD];
         OsRng.fill_bytes(&mut hash);
         OsRng.fill_bytes(&mut data);
-        storage.store(&filler, 0, &hash, now, now + 3_600_000, &data, false)?;
+        NewMessage {
+            owner,
+            namespace: 0,
+            hash,
+            timestamp: now,
+            expiry: now + 3_600_000,
+            data,
+            replace_namespace: false,
+        }
+    };
+    let mut next = storage.message_count();
+    while next < total.saturating_sub(100) {
+        let end = (next + 5000).min(total - 100);
+        let batch = (next..end)
+            .map(|i| {
+                let mut filler = [0x05u8; 33];
+                filler[1..9].copy_from_slice(&(i % 1000).to_le_bytes());
+                message(filler)
+            })
+            .collect();
+        for outcome in storage.store_many(batch)? {
+            outcome?;
+        }
+        next = end;
     }
-    let mut hashes = Vec::new();
-    for _ in 0..100 {
-        OsRng.fill_bytes(&mut hash);
-        OsRng.fill_bytes(&mut data);
-        storage.store(&owner, 0, &hash, now, now + 3_600_000, &data, false)?;
-        hashes.push(hash);
+    let own: Vec<NewMessage> = (0..100).map(|_| message(owner)).collect();
+    let last = STANDARD_NO_PAD.encode(own[89].hash);
+    for outcome in storage.store_many(own)? {
+        outcome?;
     }
-    let last = STANDARD_NO_PAD.encode(hashes[89]);
     Ok((storage.message_count(), last, started.elapsed()))
 }

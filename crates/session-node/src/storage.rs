@@ -246,32 +246,68 @@ impl Storage {
         data: &[u8],
         replace_namespace: bool,
     ) -> Result<StoreOutcome, StorageError> {
-        let outcome = Arc::new(Mutex::new(None));
+        let message = NewMessage {
+            owner: *owner,
+            namespace,
+            hash: *hash,
+            timestamp,
+            expiry,
+            data: data.to_vec(),
+            replace_namespace,
+        };
+        self.store_many(vec![message])?
+            .pop()
+            .ok_or(StorageError::Poisoned)?
+    }
+
+    /// Stores several messages, each with its own outcome, in as few transactions as the
+    /// concurrent traffic allows (bulk loads, and [`store`](Self::store) itself).
+    pub fn store_many(
+        &self,
+        messages: Vec<NewMessage>,
+    ) -> Result<Vec<Result<StoreOutcome, StorageError>>, StorageError> {
+        let outcomes: Vec<Outcome> = messages
+            .iter()
+            .map(|_| Arc::new(Mutex::new(None)))
+            .collect();
         self.queue
             .lock()
             .map_err(|_| StorageError::Poisoned)?
-            .push(QueuedStore {
-                owner: *owner,
-                namespace,
-                hash: *hash,
-                timestamp,
-                expiry,
-                data: data.to_vec(),
-                replace_namespace,
-                outcome: outcome.clone(),
-            });
+            .extend(
+                messages
+                    .into_iter()
+                    .zip(&outcomes)
+                    .map(|(message, outcome)| QueuedStore {
+                        message,
+                        outcome: outcome.clone(),
+                    }),
+            );
+        let take_all = |outcomes: &[Outcome]| -> Result<Option<Vec<_>>, StorageError> {
+            let mut done = Vec::with_capacity(outcomes.len());
+            for outcome in outcomes {
+                match outcome.lock().map_err(|_| StorageError::Poisoned)?.take() {
+                    Some(result) => done.push(result),
+                    None => return Ok(None),
+                }
+            }
+            Ok(Some(done))
+        };
         loop {
             let mut conn = self.lock()?;
-            // A leader before us may have committed our store while we waited for the lock.
-            if let Some(done) = outcome.lock().map_err(|_| StorageError::Poisoned)?.take() {
-                return done;
+            // A leader before us may have committed our stores while we waited for the lock
+            // (a batch is queued at once, so it is committed whole by one leader).
+            let finished = outcomes
+                .last()
+                .map_or(Ok(true), |o| o.lock().map(|o| o.is_some()))
+                .map_err(|_| StorageError::Poisoned)?;
+            if !finished {
+                let batch =
+                    std::mem::take(&mut *self.queue.lock().map_err(|_| StorageError::Poisoned)?);
+                self.commit_batch(&mut conn, batch);
             }
-            let batch =
-                std::mem::take(&mut *self.queue.lock().map_err(|_| StorageError::Poisoned)?);
-            self.commit_batch(&mut conn, batch);
             drop(conn);
-            if let Some(done) = outcome.lock().map_err(|_| StorageError::Poisoned)?.take() {
-                return done;
+            if let Some(done) = take_all(&outcomes)? {
+                return Ok(done);
             }
         }
     }
@@ -285,11 +321,11 @@ impl Storage {
             let tx = conn.transaction()?;
             let mut used = used_bytes(&tx)?;
             for store in &batch {
-                match store_one(&tx, store, &mut used, self.cap_bytes) {
+                match store_one(&tx, &store.message, &mut used, self.cap_bytes) {
                     Ok((outcome, removed_count, removed_bytes)) => {
                         if outcome == StoreOutcome::Stored {
                             changes.0 += 1;
-                            changes.1 += store.data.len() as u64;
+                            changes.1 += store.message.data.len() as u64;
                         }
                         changes.2 += removed_count;
                         changes.3 += removed_bytes;
@@ -847,23 +883,39 @@ const OP_STORE: i64 = 0;
 const OP_DELETE: i64 = 1;
 const OP_EXPIRE: i64 = 2;
 
+/// A message to store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewMessage {
+    /// The account.
+    pub owner: Owner,
+    /// Its namespace.
+    pub namespace: i16,
+    /// Its hash.
+    pub hash: Hash,
+    /// The timestamp given at store time, Unix milliseconds.
+    pub timestamp: u64,
+    /// Expiry, Unix milliseconds.
+    pub expiry: u64,
+    /// The data.
+    pub data: Vec<u8>,
+    /// Whether it replaces the owner's other messages in the namespace.
+    pub replace_namespace: bool,
+}
+
+/// Where a queued store's outcome is left for its caller.
+type Outcome = Arc<Mutex<Option<Result<StoreOutcome, StorageError>>>>;
+
 /// A store waiting for the next group commit.
 struct QueuedStore {
-    owner: Owner,
-    namespace: i16,
-    hash: Hash,
-    timestamp: u64,
-    expiry: u64,
-    data: Vec<u8>,
-    replace_namespace: bool,
-    outcome: Arc<Mutex<Option<Result<StoreOutcome, StorageError>>>>,
+    message: NewMessage,
+    outcome: Outcome,
 }
 
 /// One store inside a group commit; returns the outcome and the messages it replaced (count,
 /// bytes). `used` tracks the bytes in use as the batch proceeds.
 fn store_one(
     tx: &Connection,
-    store: &QueuedStore,
+    store: &NewMessage,
     used: &mut u64,
     cap: u64,
 ) -> Result<(StoreOutcome, u64, u64), StorageError> {
@@ -1066,6 +1118,95 @@ mod test {
             .unwrap()
             .0
             .is_empty());
+    }
+
+    #[test]
+    fn concurrent_stores_are_group_committed_with_exact_outcomes() {
+        let (_dir, s) = open();
+        let s = Arc::new(s);
+        // 8 threads store 100 hashes each; every hash is stored by two threads.
+        let threads: Vec<_> = (0..8u8)
+            .map(|t| {
+                let s = s.clone();
+                std::thread::spawn(move || {
+                    (0..100u8)
+                        .map(|i| {
+                            let hash = [
+                                t / 2,
+                                i,
+                                0,
+                                0,
+                                0,
+                                0,
+                                0,
+                                0,
+                                0,
+                                0,
+                                0,
+                                0,
+                                0,
+                                0,
+                                0,
+                                0,
+                                0,
+                                0,
+                                0,
+                                0,
+                                0,
+                                0,
+                                0,
+                                0,
+                                0,
+                                0,
+                                0,
+                                0,
+                                0,
+                                0,
+                                0,
+                                1,
+                            ];
+                            s.store(&ALICE, 0, &hash, 1, 1000, &[t; 16], false).unwrap()
+                        })
+                        .filter(|o| *o == StoreOutcome::Stored)
+                        .count()
+                })
+            })
+            .collect();
+        let stored: usize = threads.into_iter().map(|t| t.join().unwrap()).sum();
+        assert_eq!(stored, 400, "each distinct hash stored exactly once");
+        assert_eq!(s.message_count(), 400);
+        let (all, _) = s.retrieve(&ALICE, 0, None, 1000, usize::MAX, 10).unwrap();
+        assert_eq!(all.len(), 400);
+
+        // One batch with a duplicate inside and a message too large for the cap.
+        let (_dir2, small) = {
+            let dir = tempfile::tempdir().unwrap();
+            let s = Storage::open(&dir.path().join("db.sqlite"), 64 * 1024, Durability::Normal)
+                .unwrap();
+            (dir, s)
+        };
+        let message = |hash: u8, len: usize| NewMessage {
+            owner: BOB,
+            namespace: 0,
+            hash: [hash; 32],
+            timestamp: 1,
+            expiry: 1000,
+            data: vec![7; len],
+            replace_namespace: false,
+        };
+        let outcomes = small
+            .store_many(vec![
+                message(1, 10),
+                message(1, 10),
+                message(2, 1 << 20),
+                message(3, 10),
+            ])
+            .unwrap();
+        assert!(matches!(outcomes[0], Ok(StoreOutcome::Stored)));
+        assert!(matches!(outcomes[1], Ok(StoreOutcome::AlreadyStored)));
+        assert!(matches!(outcomes[2], Err(StorageError::Full { .. })));
+        assert!(matches!(outcomes[3], Ok(StoreOutcome::Stored)));
+        assert_eq!(small.message_count(), 2);
     }
 
     #[test]
