@@ -165,8 +165,10 @@ async fn relay(net: &Testnet, plan: &Plan) -> Result<Row, Error> {
         }));
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let mut per_cpu = Vec::new();
-    let mut per_wall = Vec::new();
+    // Relay windows alternate with raw-crypto samples taken under the same load, so that both
+    // sides of each ratio see the same machine (shared VMs drift by tens of percent).
+    let (mut per_cpu, mut per_wall, mut raws, mut ratios) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for _ in 0..plan.windows {
         let (count0, cpu0, t0) = (
             done.load(Ordering::Relaxed),
@@ -177,19 +179,22 @@ async fn relay(net: &Testnet, plan: &Plan) -> Result<Row, Error> {
         let count = (done.load(Ordering::Relaxed) - count0) as f64;
         let cpu = cpu_seconds(pid)? - cpu0;
         per_wall.push(count / t0.elapsed().as_secs_f64());
+        let raw = tokio::task::spawn_blocking(move || raw_hop_decrypts_per_cpu_second(layer_len))
+            .await??;
         if cpu > 0.0 {
             per_cpu.push(count / cpu);
+            ratios.push(count / cpu / raw);
         }
+        raws.push(raw);
     }
     stop.store(true, Ordering::Relaxed);
     for task in tasks {
         task.await??;
     }
-    let raw =
-        tokio::task::spawn_blocking(move || raw_hop_decrypts_per_cpu_second(layer_len)).await??;
     let median = quantile(&mut per_cpu, 0.5);
+    let raw = quantile(&mut raws, 0.5);
     let wall = quantile(&mut per_wall, 0.5);
-    let ratio = median / raw;
+    let ratio = quantile(&mut ratios, 0.5);
     Ok(Row {
         name: format!(
             "onion relay, middle hop of 3-hop paths (16 clients; {wall:.0} requests/s through the path)"
@@ -206,7 +211,8 @@ async fn relay(net: &Testnet, plan: &Plan) -> Result<Row, Error> {
     })
 }
 
-/// One thread's rate of the relay's unavoidable crypto, median of 20 batches.
+/// One thread's rate of the relay's unavoidable crypto per second of its own CPU time (read from
+/// the scheduler, so that preemption by other processes does not count), median of 30 batches.
 fn raw_hop_decrypts_per_cpu_second(len: usize) -> Result<f64, Error> {
     let node = X25519SecretKey::generate(&mut OsRng);
     let ephemeral = X25519SecretKey::generate(&mut OsRng);
@@ -214,15 +220,26 @@ fn raw_hop_decrypts_per_cpu_second(len: usize) -> Result<f64, Error> {
     let layer = key.encrypt(&vec![7u8; len.saturating_sub(40)], &mut OsRng)?;
     let ephemeral_public = ephemeral.public_key();
     let mut rates = Vec::new();
-    for _ in 0..20 {
-        let started = Instant::now();
-        for _ in 0..100 {
+    for _ in 0..30 {
+        let started = thread_cpu_seconds()?;
+        for _ in 0..200 {
             let key = HopKey::for_node(HopCipher::XChaCha20, &node, &ephemeral_public)?;
             key.decrypt(&layer)?;
         }
-        rates.push(100.0 / started.elapsed().as_secs_f64());
+        rates.push(200.0 / (thread_cpu_seconds()? - started));
     }
     Ok(quantile(&mut rates, 0.5))
+}
+
+/// CPU time of the calling thread, from /proc/thread-self/schedstat (nanoseconds on CPU).
+fn thread_cpu_seconds() -> Result<f64, Error> {
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat")?;
+    let ns: f64 = text
+        .split_whitespace()
+        .next()
+        .and_then(|v| v.parse().ok())
+        .ok_or("bad /proc/thread-self/schedstat")?;
+    Ok(ns / 1e9)
 }
 
 /// A store's round trip to a swarm member, which answers once every member holds the write.
