@@ -32,6 +32,14 @@ pub struct KdfParams {
 }
 
 impl KdfParams {
+    /// Within what any honest file holds (at most 4 GiB, 64 passes, 16 lanes): a damaged or
+    /// forged file cannot make the client allocate without bound or spin for hours.
+    pub fn is_plausible(&self) -> bool {
+        (8..=4 * 1024 * 1024).contains(&self.memory_kib)
+            && (1..=64).contains(&self.iterations)
+            && (1..=16).contains(&self.parallelism)
+    }
+
     /// 64 MiB, 3 passes, 1 lane: about a third of a second on a laptop core, costly to guess.
     pub const DEFAULT: Self = Self {
         memory_kib: 64 * 1024,
@@ -116,6 +124,9 @@ impl AccountFile {
         if self.exists() {
             return Err(AccountError::Exists(self.path.clone()));
         }
+        if passphrase.is_some() && !params.is_plausible() {
+            return Err(AccountError::Kdf(format!("parameters out of range: {params:?}")));
+        }
         let mut bytes = Zeroizing::new(MAGIC.to_vec());
         match passphrase {
             None => {
@@ -151,8 +162,17 @@ impl AccountFile {
 
     /// Loads the account's keys, opening the seed with `passphrase` if it is sealed.
     pub fn load(&self, passphrase: Option<&str>) -> Result<IdentityKeyPair, AccountError> {
-        let bytes = self.read_bytes()?;
-        let seed: [u8; SEED_LEN] = match self.kind(&bytes)? {
+        self.open(&self.read_bytes()?, passphrase)
+    }
+
+    /// Opens the bytes of an account file (as read from this file): the keys, or why not.
+    /// Damaged or hostile bytes give an error, never a panic or an unbounded allocation.
+    pub fn open(
+        &self,
+        bytes: &[u8],
+        passphrase: Option<&str>,
+    ) -> Result<IdentityKeyPair, AccountError> {
+        let seed: [u8; SEED_LEN] = match self.kind(bytes)? {
             PLAIN => bytes
                 .get(MAGIC.len() + 1..)
                 .and_then(|s| <[u8; SEED_LEN]>::try_from(s).ok())
@@ -175,6 +195,9 @@ impl AccountFile {
                     iterations: word(1),
                     parallelism: word(2),
                 };
+                if !params.is_plausible() {
+                    return Err(self.corrupt("implausible key derivation parameters"));
+                }
                 let salt = &header[MAGIC.len() + 13..MAGIC.len() + 13 + SALT_LEN];
                 let nonce = &header[SEALED_HEADER - NONCE_LEN..];
                 let key = derive_key(passphrase, salt, params)?;
@@ -333,6 +356,21 @@ mod tests {
             file.load(None).unwrap().account_id(),
             first.key_pair().account_id()
         );
+    }
+
+    #[test]
+    fn forged_kdf_parameters_are_refused_before_any_allocation() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = AccountFile::new(dir.path().join("identity"));
+        let seed = Ed25519Seed::generate(&mut OsRng);
+        file.create(&seed, Some("pw"), FAST).unwrap();
+        let mut bytes = std::fs::read(file.path()).unwrap();
+        // 4 TiB of memory asked by the file header.
+        bytes[MAGIC.len() + 1..MAGIC.len() + 5].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(matches!(
+            file.open(&bytes, Some("pw")),
+            Err(AccountError::Corrupt { .. })
+        ));
     }
 
     #[test]
