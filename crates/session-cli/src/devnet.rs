@@ -18,8 +18,11 @@ pub async fn run(nodes: usize, dir: &Path) -> Result<ExitCode> {
         ..TestnetConfig::default()
     };
     let net = Testnet::start(config).await?;
+    // Written whole under another name and renamed, so that a reader never sees half a file.
     let file = dir.join("network.json");
-    std::fs::write(&file, net.network_file().to_json())
+    let temp = dir.join("network.json.tmp");
+    std::fs::write(&temp, net.network_file().to_json())
+        .and_then(|()| std::fs::rename(&temp, &file))
         .map_err(|e| format!("writing {}: {e}", file.display()))?;
     println!(
         "{nodes} nodes in {} swarms are running; clients join with --network {}",

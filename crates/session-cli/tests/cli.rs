@@ -327,3 +327,53 @@ async fn network_and_database_errors_are_clear() {
         "the damaged file is kept"
     );
 }
+
+#[test]
+fn devnet_runs_a_network_that_other_session_processes_join() {
+    let dir = tempfile::tempdir().unwrap();
+    let devnet_dir = dir.path().join("devnet");
+    let mut devnet = Command::new(env!("CARGO_BIN_EXE_session"))
+        .args(["devnet", "--nodes", "6", "--dir"])
+        .arg(&devnet_dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let network = devnet_dir.join("network.json");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !network.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "devnet wrote no network file"
+        );
+        assert!(devnet.try_wait().unwrap().is_none(), "devnet exited");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let network = network.to_str().unwrap();
+    let (alice, bob) = (dir.path().join("alice"), dir.path().join("bob"));
+    ok(session(&alice, &["init"], ""));
+    let bob_id = account_id_in(&ok(session(&bob, &["init"], "")));
+    let sent = ok(session_env(
+        &alice,
+        &["send", &bob_id, "through the devnet"],
+        "",
+        &[("SESSION_NETWORK", network)],
+    ));
+    assert!(sent.contains("stored on"), "{sent}");
+    let synced = ok(session(&bob, &["--network", network, "sync"], ""));
+    assert!(synced.contains("through the devnet"), "{synced}");
+
+    // Ctrl-C stops it cleanly.
+    let interrupted = Command::new("kill")
+        .args(["-INT", &devnet.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(interrupted.success());
+    let output = devnet.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).contains("6 nodes in"));
+}

@@ -125,7 +125,9 @@ impl AccountFile {
             return Err(AccountError::Exists(self.path.clone()));
         }
         if passphrase.is_some() && !params.is_plausible() {
-            return Err(AccountError::Kdf(format!("parameters out of range: {params:?}")));
+            return Err(AccountError::Kdf(format!(
+                "parameters out of range: {params:?}"
+            )));
         }
         let mut bytes = Zeroizing::new(MAGIC.to_vec());
         match passphrase {
