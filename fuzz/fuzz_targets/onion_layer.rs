@@ -21,7 +21,7 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(key) = HopKey::for_client(
         session_crypto::HopCipher::XChaCha20,
         &client,
-        &X25519PublicKey::from_bytes([9u8; 32]),
+        &X25519PublicKey([9u8; 32]),
     ) {
         let _ = session_wire::onion::open_reply(&key, data);
     }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 use session_crypto::{AccountId, Ed25519PublicKey, HopCipher, OsRng};
-use session_net::{Connection, NetError, NodeAddress};
+use session_net::{Connection, ConnectionPool, NetError, NodeAddress};
 use session_swarm::{NodeList, NodeListError, SignedNodeList};
 use session_wire::onion::{build_onion, open_reply, Hop};
 use session_wire::rpc::Request;
@@ -180,6 +180,8 @@ pub struct OnionClient {
     suspects: Mutex<Vec<(Ed25519PublicKey, Instant)>>,
     /// When the list was last fetched or confirmed.
     fetched: Mutex<Instant>,
+    /// Open connections to guards, reused across requests (no TLS handshake per request).
+    guard_connections: ConnectionPool,
 }
 
 /// A clock correction larger than this is reported.
@@ -199,6 +201,7 @@ impl OnionClient {
             next_path: std::sync::atomic::AtomicUsize::new(0),
             suspects: Mutex::new(Vec::new()),
             fetched: Mutex::new(Instant::now()),
+            guard_connections: ConnectionPool::from_local(config.local_addr),
             config,
         };
         if let Some(cached) = client.read_cache() {
@@ -428,17 +431,22 @@ impl OnionClient {
         let onion = build_onion(&hops, &request.to_json(), self.config.cipher, &mut OsRng)
             .map_err(|e| e.to_string())?;
         let guard = path.relays.first().ok_or("empty path")?.address;
-        let mut connection = match self.open(guard).await {
-            Ok(connection) => connection,
-            Err(e) => {
+        let response = match self
+            .guard_connections
+            .post(guard, ONION_PATH, &[], onion.body, self.config.timeout)
+            .await
+        {
+            Ok(response) => response,
+            Err(e @ (NetError::Connect(_) | NetError::Tls(_) | NetError::WrongIdentity { .. })) => {
+                self.guard_connections.forget(guard);
                 self.suspect(guard.key);
                 return Err(e.to_string());
             }
+            Err(e) => {
+                self.guard_connections.forget(guard);
+                return Err(e.to_string());
+            }
         };
-        let response = connection
-            .post(ONION_PATH, onion.body, self.config.timeout)
-            .await
-            .map_err(|e| e.to_string())?;
         if response.status != 200 {
             // A relay's error: the path is at fault, not the request. A relay that could not
             // reach the next node names it; keep that node out of new paths for a while.

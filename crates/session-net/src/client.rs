@@ -187,6 +187,8 @@ pub async fn post_once(
 #[derive(Default)]
 pub struct ConnectionPool {
     idle: std::sync::Mutex<std::collections::HashMap<NodeAddress, Vec<Connection>>>,
+    /// The local address new connections leave from (none: the system's choice).
+    local: Option<std::net::IpAddr>,
 }
 
 /// Idle connections kept per node.
@@ -200,6 +202,15 @@ impl ConnectionPool {
         Self::default()
     }
 
+    /// An empty pool whose connections leave from `local` (a chosen interface or, in tests, a
+    /// loopback address of a client's own).
+    pub fn from_local(local: Option<std::net::IpAddr>) -> Self {
+        Self {
+            local,
+            ..Self::default()
+        }
+    }
+
     /// Sends `POST path` to `node` on a pooled connection (or a new one), within `timeout`.
     pub async fn post(
         &self,
@@ -210,16 +221,24 @@ impl ConnectionPool {
         timeout: Duration,
     ) -> Result<Response, NetError> {
         if let Some(mut connection) = self.take(node) {
-            // A pooled connection may have been closed by the peer; then retry on a fresh one.
-            if let Ok(response) = connection
+            // A pooled connection may have been closed by the peer; then retry on a fresh one
+            // (but not after a timeout: the node is slow, and a second wait would only double it).
+            match connection
                 .post_with_headers(path, headers, body.clone(), timeout)
                 .await
             {
-                self.put(connection);
-                return Ok(response);
+                Ok(response) => {
+                    self.put(connection);
+                    return Ok(response);
+                }
+                Err(NetError::Timeout) => return Err(NetError::Timeout),
+                Err(_) => {}
             }
         }
-        let mut connection = Connection::open(node, timeout).await?;
+        let mut connection = match self.local {
+            Some(ip) => Connection::open_from(node, ip, timeout).await?,
+            None => Connection::open(node, timeout).await?,
+        };
         let response = connection
             .post_with_headers(path, headers, body, timeout)
             .await?;
