@@ -25,18 +25,11 @@ struct Args {
 
 fn main() -> ExitCode {
     // The suite runs its nodes as child processes of this same program.
-    if std::env::args().nth(1).as_deref() == Some("node") {
-        return session_node::daemon::main_from(std::env::args_os().skip(1));
+    if let Some(code) = session_testnet::program::run_as_node_if_asked() {
+        return code;
     }
     let args = Args::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    let runtime = match tokio::runtime::Runtime::new() {
+    let runtime = match session_testnet::program::logging_and_runtime("error") {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("session-bench: {e}");

@@ -14,7 +14,7 @@ use session_net::{Connection, ConnectionPool, NodeAddress};
 use session_node::storage::{Durability, NewMessage, Storage};
 use session_swarm::SwarmConfig;
 use session_testnet::client::{call, TestAccount};
-use session_testnet::{now_ms, NodeRunner, Testnet, TestnetConfig};
+use session_testnet::{now_ms, Testnet, TestnetConfig};
 use session_wire::onion::build_onion;
 use session_wire::rpc::{Request, RetrieveParams, StoreParams};
 
@@ -54,10 +54,7 @@ pub async fn run(quick: bool) -> Result<Vec<Row>, Error> {
             stored: 1_000_000,
         }
     };
-    let runner = NodeRunner::Process {
-        program: std::env::current_exe()?,
-        args: vec!["node".into()],
-    };
+    let runner = session_testnet::program::self_runner()?;
     let mut rows = Vec::new();
 
     eprintln!("starting a 12-node network (one process per node)...");

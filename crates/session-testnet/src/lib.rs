@@ -2,6 +2,7 @@
 
 pub mod client;
 pub mod hostile;
+pub mod program;
 pub mod soak;
 
 use std::ffi::OsString;

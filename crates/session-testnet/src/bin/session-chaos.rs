@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use session_testnet::soak::{self, SoakConfig};
-use session_testnet::{hostile, NodeRunner, Testnet, TestnetConfig};
+use session_testnet::{hostile, program, Testnet, TestnetConfig};
 
 /// Fault and hostile-input runs against a local network of node processes.
 #[derive(Parser, Debug)]
@@ -47,18 +47,11 @@ enum Run {
 }
 
 fn main() -> ExitCode {
-    if std::env::args().nth(1).as_deref() == Some("node") {
-        return session_node::daemon::main_from(std::env::args_os().skip(1));
+    if let Some(code) = program::run_as_node_if_asked() {
+        return code;
     }
     let args = Args::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    let runtime = match tokio::runtime::Runtime::new() {
+    let runtime = match program::logging_and_runtime("warn") {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("session-chaos: {e}");
@@ -76,10 +69,7 @@ fn main() -> ExitCode {
 }
 
 async fn run(run: Run) -> Result<bool, Box<dyn std::error::Error>> {
-    let runner = NodeRunner::Process {
-        program: std::env::current_exe()?,
-        args: vec!["node".into()],
-    };
+    let runner = program::self_runner()?;
     match run {
         Run::Soak { minutes, clients } => {
             let mut config = SoakConfig::new(minutes_of(minutes), runner);
