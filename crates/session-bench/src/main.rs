@@ -1,7 +1,4 @@
-//! `session-bench`: the performance suite. Every figure is printed next to a reference measured
-//! in the same run on the same machine, and their ratio, so that results compare across machines.
-//!
-//! Run: `cargo run --release -p session-bench` (`-- --quick` for the CI version, `--json FILE`).
+#![doc = include_str!("../README.md")]
 
 mod measure;
 mod suite;

@@ -1,4 +1,4 @@
-//! `session`: the session-rs messenger on the command line.
+#![doc = include_str!("../README.md")]
 
 mod chat;
 mod commands;
