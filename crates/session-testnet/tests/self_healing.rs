@@ -4,7 +4,7 @@
 
 use std::io::Write;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use session_client::{system_ms, ClientConfig, OnionClient};
@@ -12,10 +12,16 @@ use session_testnet::client::{hashes, TestAccount};
 use session_testnet::{Testnet, TestnetConfig};
 use session_wire::rpc::{Request, RetrieveParams, StoreParams};
 
-/// Everything logged at info and above by this test binary.
-fn logs() -> &'static Arc<Mutex<Vec<u8>>> {
-    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
-    LOGS.get_or_init(|| {
+/// What the client logs at info and above while a test runs. The subscriber is this thread's
+/// only: the client's requests run in the test's own future (on this thread), and tests running
+/// in parallel on other threads cannot satisfy each other's checks.
+struct Logs {
+    buffer: Arc<Mutex<Vec<u8>>>,
+    _guard: tracing::subscriber::DefaultGuard,
+}
+
+impl Logs {
+    fn capture() -> Self {
         let buffer = Arc::new(Mutex::new(Vec::new()));
         let writer = Capture(buffer.clone());
         let subscriber = tracing_subscriber::fmt()
@@ -23,9 +29,15 @@ fn logs() -> &'static Arc<Mutex<Vec<u8>>> {
             .with_ansi(false)
             .with_writer(move || writer.clone())
             .finish();
-        tracing::subscriber::set_global_default(subscriber).unwrap();
-        buffer
-    })
+        Self {
+            buffer,
+            _guard: tracing::subscriber::set_default(subscriber),
+        }
+    }
+
+    fn contain(&self, text: &str) -> bool {
+        String::from_utf8_lossy(&self.buffer.lock().unwrap()).contains(text)
+    }
 }
 
 #[derive(Clone)]
@@ -39,10 +51,6 @@ impl Write for Capture {
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }
-}
-
-fn logged(text: &str) -> bool {
-    String::from_utf8_lossy(&logs().lock().unwrap()).contains(text)
 }
 
 fn config(net: &Testnet) -> ClientConfig {
@@ -71,7 +79,7 @@ async fn round_trip(client: &OnionClient, account: &TestAccount, data: &[u8]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_whose_whole_pool_went_stale_reseeds() {
-    logs();
+    let logs = Logs::capture();
     let mut net = Testnet::start(TestnetConfig::default()).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let mut config = config(&net);
@@ -98,7 +106,7 @@ async fn a_client_whose_whole_pool_went_stale_reseeds() {
     round_trip(&client, &account, b"after").await;
     assert_eq!(client.list().unwrap().version, net.version());
     assert!(
-        logged("re-seeded the node list") || logged("refreshing the node list"),
+        logs.contain("re-seeded the node list") || logs.contain("refreshing the node list"),
         "the client did not say it re-seeded"
     );
     net.shutdown().await;
@@ -106,7 +114,7 @@ async fn a_client_whose_whole_pool_went_stale_reseeds() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_whose_guards_died_chooses_new_ones() {
-    logs();
+    let logs = Logs::capture();
     let mut net = Testnet::start(TestnetConfig::default()).await.unwrap();
     let client = OnionClient::connect(config(&net)).await.unwrap();
     let account = TestAccount::from_byte(42);
@@ -122,7 +130,7 @@ async fn a_client_whose_guards_died_chooses_new_ones() {
     assert!(guards.len() >= 2);
     assert!(guards.iter().all(|g| !dead.contains(&g.address.key)));
     assert!(
-        logged("a guard node is unreachable") || logged("re-seeded the node list"),
+        logs.contain("a guard node is unreachable") || logs.contain("re-seeded the node list"),
         "the client did not say it replaced its guards"
     );
     net.shutdown().await;
@@ -130,7 +138,7 @@ async fn a_client_whose_guards_died_chooses_new_ones() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_five_minutes_slow_corrects_its_clock_and_says_so() {
-    logs();
+    let logs = Logs::capture();
     let net = Testnet::start(TestnetConfig::default()).await.unwrap();
     let mut config = config(&net);
     config.clock = Arc::new(|| system_ms() - 300_000);
@@ -138,7 +146,7 @@ async fn a_client_five_minutes_slow_corrects_its_clock_and_says_so() {
     round_trip(&client, &TestAccount::from_byte(43), b"late").await;
     assert!(client.now_ms().abs_diff(system_ms()) < 5_000);
     assert!(
-        logged("clock differs from the nodes' time") || logged("clock skew reported"),
+        logs.contain("clock differs from the nodes' time") || logs.contain("clock skew reported"),
         "the client did not say it corrected its clock"
     );
     net.shutdown().await;
