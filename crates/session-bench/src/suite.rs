@@ -8,17 +8,19 @@ use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::STANDARD_NO_PAD;
 use base64::Engine as _;
-use session_client::{KdfParams, MessageState, Messenger, OnionClient, PathPolicy, Profile};
-use session_crypto::{Ed25519Seed, HopCipher, HopKey, OsRng, RngCore, X25519SecretKey};
+use session_client::MessageState;
+use session_crypto::{HopCipher, HopKey, OsRng, RngCore, X25519SecretKey};
 use session_net::{Connection, ConnectionPool, NodeAddress};
 use session_node::storage::{Durability, NewMessage, Storage};
 use session_swarm::SwarmConfig;
-use session_testnet::client::{call, TestAccount};
+use session_testnet::client::{call, new_messenger, TestAccount};
 use session_testnet::{now_ms, Testnet, TestnetConfig};
 use session_wire::onion::build_onion;
 use session_wire::rpc::{Request, RetrieveParams, StoreParams};
 
-use crate::measure::{cpu_seconds, millis, quantile, resident_bytes, Row};
+use session_testnet::procfs::{cpu_seconds, resident_bytes};
+
+use crate::measure::{millis, quantile, Row};
 
 /// Any failure of a benchmark.
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -283,32 +285,12 @@ async fn replication(net: &Testnet, rtt_ms: f64, plan: &Plan) -> Result<Row, Err
     })
 }
 
-/// A messenger of its own on the network.
-async fn messenger(net: &Testnet, dir: &Path) -> Result<Messenger, Error> {
-    let profile = Profile::open(dir)?;
-    let seed = Ed25519Seed::generate(&mut OsRng);
-    let fast = KdfParams {
-        memory_kib: 64,
-        iterations: 1,
-        parallelism: 1,
-    };
-    profile.account().create(&seed, None, fast)?;
-    let mut config = profile.client_config(&net.network_file())?;
-    config.path_policy = PathPolicy::DistinctNodes;
-    let client = OnionClient::connect(config).await?;
-    Ok(Messenger::new(
-        seed.key_pair(),
-        profile.message_store()?,
-        client,
-    ))
-}
-
 /// Send through a 3-relay path (stored on every swarm member), then fetch and decrypt through
 /// the recipient's own 3-relay path.
 async fn end_to_end(net: &Testnet, rtt_ms: f64, plan: &Plan) -> Result<Row, Error> {
     let dir = tempfile::tempdir()?;
-    let alice = messenger(net, &dir.path().join("alice")).await?;
-    let bob = messenger(net, &dir.path().join("bob")).await?;
+    let alice = new_messenger(net, &dir.path().join("alice"), |_| {}).await?;
+    let bob = new_messenger(net, &dir.path().join("bob"), |_| {}).await?;
     let bob_id = bob.account_id();
     let samples = plan.samples / 4;
     let mut times = Vec::new();

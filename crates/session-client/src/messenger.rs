@@ -237,11 +237,9 @@ impl Messenger {
             let last_hash = page.messages.last().map(|m| m.hash.as_str());
             let node = routed.route.destination.key.to_string();
             let now = self.client.now_ms();
-            let new = self
-                .store
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .file_incoming(&node, INBOX_NAMESPACE, &decoded, last_hash, now)?;
+            let new =
+                self.store()
+                    .file_incoming(&node, INBOX_NAMESPACE, &decoded, last_hash, now)?;
             report.new.extend(new);
             report.routes.push(routed.route);
             if !page.more {

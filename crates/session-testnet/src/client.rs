@@ -98,3 +98,34 @@ pub fn data(body: &Value) -> Vec<Vec<u8>> {
         })
         .unwrap_or_default()
 }
+
+/// A new account in its own profile at `dir`, online on `net` as a [`Messenger`]: no passphrase
+/// (so no key derivation runs), paths of any distinct nodes (every node shares 127.0.0.1);
+/// `tune` adjusts the client's configuration (timeout, clock) before it connects.
+pub async fn new_messenger(
+    net: &crate::Testnet,
+    dir: &std::path::Path,
+    tune: impl FnOnce(&mut session_client::ClientConfig),
+) -> Result<session_client::Messenger, String> {
+    let text = |e: &dyn std::fmt::Display| e.to_string();
+    let profile = session_client::Profile::open(dir).map_err(|e| text(&e))?;
+    let seed = Ed25519Seed::generate(&mut session_crypto::OsRng);
+    profile
+        .account()
+        .create(&seed, None, session_client::KdfParams::DEFAULT)
+        .map_err(|e| text(&e))?;
+    let mut config = profile
+        .client_config(&net.network_file())
+        .map_err(|e| text(&e))?;
+    config.path_policy = session_client::PathPolicy::DistinctNodes;
+    tune(&mut config);
+    let client = session_client::OnionClient::connect(config)
+        .await
+        .map_err(|e| text(&e))?;
+    let store = profile.message_store().map_err(|e| text(&e))?;
+    Ok(session_client::Messenger::new(
+        seed.key_pair(),
+        store,
+        client,
+    ))
+}

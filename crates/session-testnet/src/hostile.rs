@@ -20,7 +20,8 @@ use tokio::io::AsyncWriteExt as _;
 use tokio::net::TcpStream;
 
 use crate::client::TestAccount;
-use crate::{now_ms, Testnet, TestnetError};
+use crate::procfs::{is_alive, resident_bytes};
+use crate::{now_ms, random_below, Testnet, TestnetError};
 
 const STORAGE_PATH: &str = "/storage_rpc/v1";
 const ONION_PATH: &str = "/onion_req/v2";
@@ -136,6 +137,7 @@ pub async fn run(
     let started = Instant::now();
     let tally = Arc::new(Tally::default());
     let stop = Arc::new(AtomicBool::new(false));
+    let resident = |pid| resident_bytes(pid).map_or(0, |(rss, _)| rss);
     let mut report = HostileReport {
         start_rss: resident(pid),
         ..HostileReport::default()
@@ -177,7 +179,7 @@ pub async fn run(
     }
     let _ = good.await;
     report.peak_rss = report.peak_rss.max(resident(pid));
-    report.node_alive = alive(pid) && Connection::open(node, TIMEOUT).await.is_ok();
+    report.node_alive = is_alive(pid) && Connection::open(node, TIMEOUT).await.is_ok();
     report.sent = tally.sent.lock().map(|s| s.clone()).unwrap_or_default();
     report.statuses = tally.statuses.lock().map(|s| s.clone()).unwrap_or_default();
     report.good_ok = good_ok.load(Ordering::Relaxed);
@@ -199,13 +201,17 @@ async fn attacker(
     let account = TestAccount::from_byte(seed as u8);
     let mut connection: Option<Connection> = None;
     while !stop.load(Ordering::Relaxed) {
-        let (kind, path, body) = match below(10) {
+        let (kind, path, body) = match random_below(10) {
             0 | 1 => (
                 "rpc: mutated valid JSON",
                 STORAGE_PATH,
                 mutate(valid_rpc(&account)),
             ),
-            2 => ("rpc: random bytes", STORAGE_PATH, random_bytes(below(4096))),
+            2 => (
+                "rpc: random bytes",
+                STORAGE_PATH,
+                random_bytes(random_below(4096)),
+            ),
             3 => ("rpc: hostile values", STORAGE_PATH, hostile_rpc(&account)),
             4 | 5 => (
                 "onion: mutated valid onion",
@@ -217,7 +223,11 @@ async fn attacker(
                 ONION_PATH,
                 invalid_onion(&hops, target),
             ),
-            7 => ("onion: random bytes", ONION_PATH, random_bytes(below(4096))),
+            7 => (
+                "onion: random bytes",
+                ONION_PATH,
+                random_bytes(random_below(4096)),
+            ),
             8 => {
                 tally.sent("raw: truncated or oversized body");
                 raw_bad_body(node, &tally).await;
@@ -350,12 +360,12 @@ async fn raw_bad_body(node: NodeAddress, tally: &Tally) {
         tally.status(0);
         return;
     };
-    let (declared, sent) = if below(2) == 0 {
-        (1000 + below(100_000), below(500))
+    let (declared, sent) = if random_below(2) == 0 {
+        (1000 + random_below(100_000), random_below(500))
     } else {
         (50 * 1024 * 1024, 64 * 1024)
     };
-    let path = if below(2) == 0 {
+    let path = if random_below(2) == 0 {
         STORAGE_PATH
     } else {
         ONION_PATH
@@ -372,15 +382,15 @@ async fn raw_bad_body(node: NodeAddress, tally: &Tally) {
 /// Random bytes straight onto the TCP port, where a TLS handshake is expected.
 async fn not_tls(node: NodeAddress) {
     if let Ok(mut tcp) = TcpStream::connect(node.addr).await {
-        let _ = tcp.write_all(&random_bytes(below(2048))).await;
+        let _ = tcp.write_all(&random_bytes(random_below(2048))).await;
         let _ = tcp.shutdown().await;
     }
 }
 
 fn valid_rpc(account: &TestAccount) -> Vec<u8> {
     let now = now_ms();
-    let request = match below(3) {
-        0 => account.store(&random_bytes(below(2000))),
+    let request = match random_below(3) {
+        0 => account.store(&random_bytes(random_below(2000))),
         1 => Request::Retrieve(RetrieveParams::signed(&account.keys, 0, now, None)),
         _ => Request::Info,
     };
@@ -389,7 +399,7 @@ fn valid_rpc(account: &TestAccount) -> Vec<u8> {
 
 fn hostile_rpc(account: &TestAccount) -> Vec<u8> {
     let id = account.keys.account_id().to_string();
-    let text = match below(8) {
+    let text = match random_below(8) {
         0 => format!(r#"{{"method":"store","params":{{"pubkey":"{id}","ttl":18446744073709551615,"timestamp":-1,"data":"AAAA"}}}}"#),
         1 => format!(r#"{{"method":"retrieve","params":{{"pubkey":"{id}","namespace":99999,"last_hash":"{}"}}}}"#, "A".repeat(5000)),
         2 => format!(r#"{{"method":"batch","params":{{"requests":[{}]}}}}"#, vec![r#"{"method":"info","params":{}}"#; 500].join(",")),
@@ -419,7 +429,7 @@ fn invalid_onion(hops: &[Hop], target: usize) -> Vec<u8> {
     let next = (target + 1) % hops.len().max(1);
     // A layer sealed for another node, so the target cannot open it; or a route to a node
     // that does not exist; or a frame whose length field lies.
-    match below(3) {
+    match random_below(3) {
         0 => build_onion(
             &[hops[next], hops[target]],
             &Request::Info.to_json(),
@@ -443,7 +453,7 @@ fn invalid_onion(hops: &[Hop], target: usize) -> Vec<u8> {
         _ => {
             let mut body = valid_onion(hops, target);
             if body.len() >= 4 {
-                body[..4].copy_from_slice(&(u32::MAX - below(1000) as u32).to_le_bytes());
+                body[..4].copy_from_slice(&(u32::MAX - random_below(1000) as u32).to_le_bytes());
             }
             body
         }
@@ -452,13 +462,13 @@ fn invalid_onion(hops: &[Hop], target: usize) -> Vec<u8> {
 
 /// Flips, inserts, deletes or truncates a few bytes.
 fn mutate(mut bytes: Vec<u8>) -> Vec<u8> {
-    for _ in 0..=below(4) {
+    for _ in 0..=random_below(4) {
         if bytes.is_empty() {
             break;
         }
-        let at = below(bytes.len());
-        match below(4) {
-            0 => bytes[at] ^= 1 << below(8),
+        let at = random_below(bytes.len());
+        match random_below(4) {
+            0 => bytes[at] ^= 1 << random_below(8),
             1 => bytes.insert(at, OsRng.next_u32() as u8),
             2 => {
                 bytes.remove(at);
@@ -473,36 +483,4 @@ fn random_bytes(len: usize) -> Vec<u8> {
     let mut bytes = vec![0u8; len];
     OsRng.fill_bytes(&mut bytes);
     bytes
-}
-
-fn below(n: usize) -> usize {
-    if n == 0 {
-        0
-    } else {
-        (OsRng.next_u64() % n as u64) as usize
-    }
-}
-
-fn resident(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<u64>().ok())
-        })
-        .map_or(0, |kb| kb * 1024)
-}
-
-/// Whether the process exists and is not a zombie.
-fn alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|stat| {
-            stat.rsplit_once(')')
-                .and_then(|(_, rest)| rest.split_whitespace().next().map(str::to_owned))
-        })
-        .is_some_and(|state| state != "Z" && state != "X")
 }

@@ -2,6 +2,7 @@
 
 pub mod client;
 pub mod hostile;
+pub mod procfs;
 pub mod program;
 pub mod soak;
 
@@ -653,6 +654,16 @@ fn reserve_port() -> std::io::Result<TcpListener> {
         }
     }
     Err(last)
+}
+
+/// A uniformly drawn index below `n` (0 when `n` is 0), for fault and traffic choices.
+pub(crate) fn random_below(n: usize) -> usize {
+    use session_crypto::RngCore;
+    if n == 0 {
+        0
+    } else {
+        (OsRng.next_u64() % n as u64) as usize
+    }
 }
 
 /// The current time in Unix milliseconds.

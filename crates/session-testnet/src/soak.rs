@@ -8,10 +8,10 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use session_client::{KdfParams, MessageState, Messenger, OnionClient, Profile};
-use session_crypto::{AccountId, Ed25519Seed, OsRng, RngCore};
+use session_client::{MessageState, Messenger};
+use session_crypto::AccountId;
 
-use crate::{now_ms, NodeRunner, Testnet, TestnetConfig, TestnetError};
+use crate::{now_ms, random_below, NodeRunner, Testnet, TestnetConfig, TestnetError};
 
 /// How to soak.
 #[derive(Debug, Clone)]
@@ -272,32 +272,17 @@ async fn client(
     dir: &std::path::Path,
     skew: Option<Arc<AtomicI64>>,
 ) -> Result<Messenger, SoakError> {
-    let setup = |e: &dyn fmt::Display| SoakError::Client(e.to_string());
-    let profile = Profile::open(dir).map_err(|e| setup(&e))?;
-    let seed = Ed25519Seed::generate(&mut OsRng);
-    let fast = KdfParams {
-        memory_kib: 64,
-        iterations: 1,
-        parallelism: 1,
-    };
-    profile
-        .account()
-        .create(&seed, None, fast)
-        .map_err(|e| setup(&e))?;
-    let mut config = profile
-        .client_config(&net.network_file())
-        .map_err(|e| setup(&e))?;
-    config.path_policy = session_client::PathPolicy::DistinctNodes;
-    config.timeout = Duration::from_secs(4);
-    if let Some(skew) = skew {
-        config.clock = Arc::new(move || {
-            let skewed = now_ms() as i64 + skew.load(Ordering::Relaxed);
-            skewed.max(0) as u64
-        });
-    }
-    let client = OnionClient::connect(config).await.map_err(|e| setup(&e))?;
-    let store = profile.message_store().map_err(|e| setup(&e))?;
-    Ok(Messenger::new(seed.key_pair(), store, client))
+    crate::client::new_messenger(net, dir, |config| {
+        config.timeout = Duration::from_secs(4);
+        if let Some(skew) = skew {
+            config.clock = Arc::new(move || {
+                let skewed = now_ms() as i64 + skew.load(Ordering::Relaxed);
+                skewed.max(0) as u64
+            });
+        }
+    })
+    .await
+    .map_err(SoakError::Client)
 }
 
 async fn send_loop(
@@ -451,12 +436,4 @@ fn pick_victim(net: &Testnet, faults: &[Fault]) -> Option<usize> {
         }
     }
     candidates.get(random_below(candidates.len())).copied()
-}
-
-fn random_below(n: usize) -> usize {
-    if n == 0 {
-        0
-    } else {
-        (OsRng.next_u64() % n as u64) as usize
-    }
 }
