@@ -11,7 +11,7 @@ use base64::Engine as _;
 use session_client::MessageState;
 use session_crypto::{HopCipher, HopKey, OsRng, RngCore, X25519SecretKey};
 use session_net::{Connection, ConnectionPool, NodeAddress};
-use session_node::storage::{Durability, NewMessage, Storage};
+use session_node::storage::{Durability, NewMessage, Source, Storage};
 use session_swarm::SwarmConfig;
 use session_testnet::client::{call, new_messenger, TestAccount};
 use session_testnet::{now_ms, Testnet, TestnetConfig};
@@ -575,6 +575,9 @@ fn fill(database: &Path, total: u64, owner: [u8; 33]) -> Result<(u64, String, Du
             expiry: now + 3_600_000,
             data,
             replace_namespace: false,
+            proof: None,
+            // The fill stands in for messages already held: no deposit quota applies.
+            source: Source::Owner,
         }
     };
     let mut next = storage.message_count();

@@ -78,6 +78,21 @@ pub fn check_window(timestamp: u64, now: u64, what: &str) -> Result<(), RpcError
     Ok(())
 }
 
+/// When a request's signature is judged: a client's request now, or a change a swarm peer
+/// passes on, as of when the owner signed it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// A client's request: timestamps must be within the window of `now`, and a revoked
+    /// subaccount signs nothing.
+    Client,
+    /// A change from a peer, with the time the owner (or a delegate) signed it: the signature
+    /// must be valid, and a subaccount must not have been revoked before that time.
+    Replica {
+        /// The signing time the request carries.
+        signed_at: u64,
+    },
+}
+
 /// Checks that `auth` carries a valid signature over `signed` for `account`, either by the owner
 /// or by an unrevoked subaccount holding `permission`.
 pub fn verify(
@@ -86,6 +101,18 @@ pub fn verify(
     auth: &Auth,
     signed: &[u8],
     permission: u8,
+) -> Result<(), RpcError> {
+    verify_in(storage, account, auth, signed, permission, Mode::Client)
+}
+
+/// [`verify`], judged in `mode`.
+pub fn verify_in(
+    storage: &Storage,
+    account: &AccountKey,
+    auth: &Auth,
+    signed: &[u8],
+    permission: u8,
+    mode: Mode,
 ) -> Result<(), RpcError> {
     let signature_text = auth
         .signature
@@ -97,9 +124,9 @@ pub fn verify(
     let owner_key = owner_signing_key(account, auth)?;
     let signer = match &auth.subaccount {
         None => owner_key,
-        Some(token_text) => {
-            subaccount_key(storage, account, owner_key, token_text, auth, permission)?
-        }
+        Some(token_text) => subaccount_key(
+            storage, account, owner_key, token_text, auth, permission, mode,
+        )?,
     };
     signer
         .verify(signed, &signature)
@@ -136,6 +163,7 @@ fn subaccount_key(
     token_text: &str,
     auth: &Auth,
     permission: u8,
+    mode: Mode,
 ) -> Result<Ed25519PublicKey, RpcError> {
     let token = parse_token(token_text)?;
     let token_sig: [u8; 64] = auth
@@ -161,10 +189,16 @@ fn subaccount_key(
             "subaccount token lacks the required permission",
         ));
     }
-    if storage
-        .is_revoked(&account.0, &token)
-        .map_err(RpcError::storage)?
-    {
+    let revoked_at = storage
+        .revoked_at(&account.0, &token)
+        .map_err(RpcError::storage)?;
+    let revoked = match (revoked_at, mode) {
+        (None, _) => false,
+        (Some(_), Mode::Client) => true,
+        // What a delegate signed before its revocation stays valid.
+        (Some(at), Mode::Replica { signed_at }) => at <= signed_at,
+    };
+    if revoked {
         return Err(RpcError::unauthorized("subaccount token has been revoked"));
     }
     let mut key = [0u8; 32];

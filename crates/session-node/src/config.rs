@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use session_crypto::Ed25519PublicKey;
 
 use crate::error::NodeError;
-use crate::storage::Durability;
+use crate::storage::{AccountQuota, Durability};
 
 /// Everything a node needs to start. Field names are the TOML keys.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -40,6 +40,9 @@ pub struct NodeConfig {
     /// Most simultaneous client connections.
     #[serde(default = "default_max_connections")]
     pub max_connections: usize,
+    /// What others may deposit into one account's inboxes, and how fast.
+    #[serde(default)]
+    pub account_quota: AccountQuota,
     /// Log filter (`tracing` syntax), e.g. `info` or `session_node=debug`.
     #[serde(default = "default_log")]
     pub log: String,
@@ -126,6 +129,7 @@ impl NodeConfig {
             sweep_interval_secs: default_sweep_interval(),
             rate_limit: RateLimitConfig::default(),
             max_connections: default_max_connections(),
+            account_quota: AccountQuota::default(),
             log: default_log(),
             registry_key: None,
             seed_nodes: Vec::new(),
@@ -173,6 +177,19 @@ impl NodeConfig {
         }
         if self.max_connections == 0 {
             return bad("max_connections", "must be at least 1");
+        }
+        let quota = &self.account_quota;
+        if quota.max_messages == 0 || quota.max_bytes == 0 {
+            return bad("account_quota.max_messages/max_bytes", "must be at least 1");
+        }
+        if !(quota.deposits_per_second.is_finite() && quota.deposits_per_second > 0.0) {
+            return bad(
+                "account_quota.deposits_per_second",
+                "must be a positive number",
+            );
+        }
+        if !(quota.deposit_burst.is_finite() && quota.deposit_burst >= 1.0) {
+            return bad("account_quota.deposit_burst", "must be at least 1");
         }
         if self
             .metrics_listen

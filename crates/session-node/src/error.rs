@@ -52,6 +52,8 @@ impl RpcError {
             StorageError::Full { .. } => {
                 Self::new(507, "storage full: the node cannot accept more data")
             }
+            inbox @ StorageError::InboxFull { .. } => Self::new(507, inbox.to_string()),
+            rate @ StorageError::DepositRate { .. } => Self::new(429, rate.to_string()),
             other => {
                 tracing::error!(error = %other, "storage failure");
                 Self::new(500, "internal storage error")

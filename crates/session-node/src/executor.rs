@@ -13,6 +13,7 @@ use crate::network::{Network, Route};
 use crate::peer::Peers;
 use crate::rpc::{account_of, is_replicated, RpcContext, RpcResult, HARD_FORK, VERSION};
 use crate::server::now_ms;
+use session_crypto::Ed25519PublicKey;
 
 /// Path peers forward replicated writes to.
 pub const FORWARD_PATH: &str = "/swarm/v1/forward";
@@ -40,6 +41,25 @@ impl Executor {
             Request::IfElse(p) => self.if_else(*p, forwarded).await,
             single => self.single(single, forwarded).await,
         }
+    }
+
+    /// Runs a write a swarm peer forwarded (replication): only a single write, and only from a
+    /// member of the account's current (or recent) swarm; it is then checked like the client's
+    /// own request, signature and time window included.
+    pub async fn execute_forwarded(&self, request: Request, from: &Ed25519PublicKey) -> RpcResult {
+        if !is_replicated(&request) {
+            return Err(RpcError::bad_request("only single writes are forwarded"));
+        }
+        let pubkey = account_of(&request)
+            .ok_or_else(|| RpcError::bad_request("only single writes are forwarded"))?;
+        let account = AccountKey::parse(pubkey)?;
+        if !self.network.in_account_swarm(from, &account.key(), true) {
+            return Err(RpcError::new(
+                403,
+                "the sender is not a member of this account's swarm",
+            ));
+        }
+        self.single(request, true).await
     }
 
     async fn single(&self, request: Request, forwarded: bool) -> RpcResult {

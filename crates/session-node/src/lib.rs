@@ -12,6 +12,7 @@ pub mod network;
 pub mod onion;
 pub mod peer;
 pub mod ratelimit;
+pub mod replica;
 pub mod rpc;
 pub mod server;
 pub mod storage;
@@ -99,11 +100,14 @@ impl RunningNode {
         let tls = session_net::server_config(seed.as_bytes())?;
         drop(seed);
 
-        let storage = Arc::new(Storage::open(
-            &config.data_dir.join(DATABASE_FILE),
-            config.storage_cap_bytes(),
-            config.durability,
-        )?);
+        let storage = Arc::new(
+            Storage::open(
+                &config.data_dir.join(DATABASE_FILE),
+                config.storage_cap_bytes(),
+                config.durability,
+            )?
+            .with_quota(config.account_quota),
+        );
         let listener = match bound {
             Some(listener) => listener
                 .set_nonblocking(true)

@@ -18,6 +18,11 @@ use tokio::sync::watch;
 
 /// File name of the saved node list inside the data directory.
 pub const NODE_LIST_FILE: &str = "node_list.json";
+/// Lists kept after they were replaced: a node of an account's earlier swarm may still hand
+/// that account over.
+const EARLIER_LISTS: usize = 4;
+/// Oldest earlier list a hand-over may cite (by its issue time).
+pub const HAND_OVER_LIST_AGE_MS: u64 = 7 * 24 * 3600 * 1000;
 
 /// Where requests for an account belong.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,6 +40,8 @@ pub struct Network {
     registry: Option<Ed25519PublicKey>,
     path: PathBuf,
     current: RwLock<Option<(Arc<NodeList>, SignedNodeList)>>,
+    /// Lists replaced recently (or cited by a hand-over), newest first.
+    earlier: RwLock<Vec<(Arc<NodeList>, SignedNodeList)>>,
     changed: watch::Sender<u64>,
 }
 
@@ -60,6 +67,7 @@ impl Network {
             registry,
             path,
             current: RwLock::new(saved),
+            earlier: RwLock::new(Vec::new()),
             changed: watch::channel(version).0,
         }
     }
@@ -97,7 +105,9 @@ impl Network {
                 tracing::warn!(error = %e, "could not save the node list");
             }
         }
-        *current = Some((Arc::new(list), signed));
+        if let Some(replaced) = current.replace((Arc::new(list), signed)) {
+            self.remember_earlier(replaced);
+        }
         drop(current);
         self.changed.send_replace(version);
         tracing::info!(version, "adopted a new node list");
@@ -155,6 +165,79 @@ impl Network {
     /// The swarm a listed node is in.
     pub fn swarm_id_of(&self, node: &Ed25519PublicKey) -> Option<u64> {
         self.list()?.swarm_of(node).map(|s| s.id)
+    }
+
+    /// Whether `node` is a member of the swarm that owns the account, by the current list or, if
+    /// `or_earlier`, by one of the lists it replaced recently (hand-over comes from the swarm
+    /// that owned the account before).
+    pub fn in_account_swarm(
+        &self,
+        node: &Ed25519PublicKey,
+        account_key: &[u8; 32],
+        or_earlier: bool,
+    ) -> bool {
+        let node = node.to_string();
+        let member = |list: &NodeList| {
+            list.swarm_for(account_key)
+                .is_some_and(|swarm| swarm.members.contains(&node))
+        };
+        if self.list().is_some_and(|list| member(&list)) {
+            return true;
+        }
+        or_earlier
+            && self
+                .earlier
+                .read()
+                .is_ok_and(|earlier| earlier.iter().any(|(list, _)| member(list)))
+    }
+
+    /// The newest earlier list (signed) in which this node was in the account's swarm: what a
+    /// hand-over push cites, so that a receiver that never held that list can check it.
+    pub fn earlier_membership(&self, account_key: &[u8; 32]) -> Option<SignedNodeList> {
+        let me = self.me.to_string();
+        let earlier = self.earlier.read().ok()?;
+        earlier
+            .iter()
+            .find(|(list, _)| {
+                list.swarm_for(account_key)
+                    .is_some_and(|swarm| swarm.members.contains(&me))
+            })
+            .map(|(_, signed)| signed.clone())
+    }
+
+    /// Checks an earlier list that a hand-over cites: signed by the registry, older than the
+    /// current list, and issued within [`HAND_OVER_LIST_AGE_MS`] of `now`. Kept for later
+    /// checks once valid.
+    pub fn learn_earlier(&self, signed: SignedNodeList, now: u64) -> Result<(), NodeListError> {
+        let registry = self.registry.ok_or(NodeListError::BadSignature)?;
+        let list = signed.verify(&registry, None)?;
+        let current = self.list().map_or(0, |l| l.version);
+        if list.version >= current {
+            return Err(NodeListError::Invalid(
+                "a hand-over cites a list that is not older than the current one".into(),
+            ));
+        }
+        if list.issued_ms.saturating_add(HAND_OVER_LIST_AGE_MS) < now {
+            return Err(NodeListError::Invalid(
+                "a hand-over cites a list issued too long ago".into(),
+            ));
+        }
+        let known = self
+            .earlier
+            .read()
+            .is_ok_and(|e| e.iter().any(|(l, _)| l.version == list.version));
+        if !known {
+            self.remember_earlier((Arc::new(list), signed));
+        }
+        Ok(())
+    }
+
+    fn remember_earlier(&self, list: (Arc<NodeList>, SignedNodeList)) {
+        if let Ok(mut earlier) = self.earlier.write() {
+            earlier.push(list);
+            earlier.sort_by_key(|(list, _)| std::cmp::Reverse(list.version));
+            earlier.truncate(EARLIER_LISTS);
+        }
     }
 
     /// Whether a key belongs to a listed node.

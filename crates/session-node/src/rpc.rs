@@ -18,11 +18,11 @@ use session_wire::rpc::{
 };
 
 use crate::auth::{
-    check_window, decode_b64_or_hex, parse_token, verify, AccountKey, PERMISSION_DELETE,
-    PERMISSION_READ, PERMISSION_WRITE,
+    check_window, decode_b64_or_hex, parse_token, verify, verify_in, AccountKey, Mode,
+    PERMISSION_DELETE, PERMISSION_READ, PERMISSION_WRITE,
 };
 use crate::error::RpcError;
-use crate::storage::{ExpireMode, Hash, Storage, StoreOutcome};
+use crate::storage::{ExpireMode, Hash, NewMessage, Source, Storage, StoreOutcome};
 
 /// This node's version, reported by `info` and compared by `ifelse`.
 pub const VERSION: [u16; 3] = [0, 1, 0];
@@ -42,10 +42,6 @@ pub struct RpcContext {
     /// The network, for `get_swarm`.
     pub network: std::sync::Arc<crate::network::Network>,
 }
-
-/// A change to an owner's revocation list (`Storage::revoke` or `Storage::unrevoke`).
-type RevocationChange =
-    fn(&Storage, &crate::storage::Owner, &[Vec<u8>]) -> Result<u64, crate::storage::StorageError>;
 
 /// A successful reply: HTTP 200 with a JSON body.
 pub type RpcResult = Result<Value, RpcError>;
@@ -129,32 +125,36 @@ impl RpcContext {
         if expiry <= now {
             return Err(RpcError::not_acceptable("the message has already expired"));
         }
-        let authenticated = !is_public_inbox(namespace) || p.auth.signature.is_some();
-        if authenticated {
-            let sig_timestamp = p.sig_timestamp.unwrap_or(timestamp);
-            check_window(sig_timestamp, now, "sig_timestamp")?;
-            let signed = format!("store{}{}", namespace_text(namespace), sig_timestamp);
-            verify(
-                &self.storage,
-                &account,
-                &p.auth,
-                signed.as_bytes(),
-                PERMISSION_WRITE,
-            )?;
-        }
+        let authenticated = authorize_store(&self.storage, &p, now, false)?;
         let hash_text = session_wire::message_hash(&account.0, namespace, &data);
         let hash = decode_hash(&hash_text)?;
+        // Peers need the owner's authorisation of stores that needed one; not the data again.
+        let proof = (!is_public_inbox(namespace)).then(|| {
+            let mut request = p.clone();
+            request.data = String::new();
+            proof_text(&Request::Store(request))
+        });
+        let message = NewMessage {
+            owner: account.0,
+            namespace,
+            hash,
+            timestamp,
+            expiry,
+            data,
+            replace_namespace: is_public_outbox(namespace),
+            proof,
+            source: if authenticated {
+                Source::Owner
+            } else {
+                Source::Deposit { now }
+            },
+        };
         let outcome = self
             .storage
-            .store(
-                &account.0,
-                namespace,
-                &hash,
-                timestamp,
-                expiry,
-                &data,
-                is_public_outbox(namespace),
-            )
+            .store_many(vec![message])
+            .map_err(RpcError::storage)?
+            .pop()
+            .ok_or_else(|| RpcError::new(500, "internal storage error"))?
             .map_err(RpcError::storage)?;
         let mut result = Map::new();
         result.insert("hash".into(), hash_text.clone().into());
@@ -232,17 +232,11 @@ impl RpcContext {
     fn delete(&self, p: DeleteParams, now: u64) -> RpcResult {
         let account = AccountKey::parse(&p.pubkey)?;
         let hashes = decode_hash_list(&p.messages)?;
-        let signed = format!("delete{}", p.messages.concat());
-        verify(
-            &self.storage,
-            &account,
-            &p.auth,
-            signed.as_bytes(),
-            PERMISSION_DELETE,
-        )?;
+        authorize_delete(&self.storage, &p, false)?;
+        let proof = proof_text(&Request::Delete(p.clone()));
         let deleted = self
             .storage
-            .delete_hashes(&account.0, &hashes)
+            .delete_hashes(&account.0, &hashes, Some(&proof))
             .map_err(RpcError::storage)?;
         if p.required && deleted.is_empty() {
             return Err(RpcError::not_found("none of the messages were found"));
@@ -261,85 +255,47 @@ impl RpcContext {
     }
 
     fn delete_all(&self, p: DeleteAllParams, now: u64) -> RpcResult {
-        check_window(p.timestamp, now, "timestamp")?;
+        let account = authorize_delete_all(&self.storage, &p, now, false)?;
         let selector = p.namespace.unwrap_or(NamespaceSelector::One(0));
-        let signed = format!("delete_all{}{}", selector.signature_text(), p.timestamp);
-        self.namespaced_write(
-            &p.pubkey,
-            &p.auth,
-            &signed,
-            selector,
-            "deleted",
-            p.timestamp,
-            now,
-            |s, account, ns| s.delete_all(account, ns),
-        )
+        let proof = proof_text(&Request::DeleteAll(p.clone()));
+        let hashes = self
+            .storage
+            .delete_all(
+                &account.0,
+                selector_namespace(selector),
+                delete_all_horizon(p.timestamp),
+                Some(&proof),
+            )
+            .map_err(RpcError::storage)?;
+        Ok(self.namespaced_reply("deleted", &account, p.timestamp, selector, &hashes, now))
     }
 
     fn delete_before(&self, p: DeleteBeforeParams, now: u64) -> RpcResult {
-        if p.before > now.saturating_add(SIGNATURE_WINDOW_MS) {
-            return Err(RpcError::not_acceptable(format!(
-                "before {} is in the future (node time {now})",
-                p.before
-            )));
-        }
+        let account = authorize_delete_before(&self.storage, &p, now, false)?;
         let selector = p.namespace.unwrap_or(NamespaceSelector::One(0));
-        let signed = format!("delete_before{}{}", selector.signature_text(), p.before);
-        self.namespaced_write(
-            &p.pubkey,
-            &p.auth,
-            &signed,
-            selector,
-            "deleted",
-            p.before,
-            now,
-            |s, account, ns| s.delete_before(account, ns, p.before),
-        )
+        let proof = proof_text(&Request::DeleteBefore(p.clone()));
+        let hashes = self
+            .storage
+            .delete_before(
+                &account.0,
+                selector_namespace(selector),
+                p.before,
+                Some(&proof),
+            )
+            .map_err(RpcError::storage)?;
+        Ok(self.namespaced_reply("deleted", &account, p.before, selector, &hashes, now))
     }
 
     fn expire(&self, p: ExpireParams, now: u64) -> RpcResult {
         let account = AccountKey::parse(&p.pubkey)?;
         let hashes = decode_hash_list(&p.messages)?;
-        if p.shorten && p.extend {
-            return Err(RpcError::bad_request(
-                "shorten and extend cannot both be given",
-            ));
-        }
-        if p.expiry.saturating_add(SIGNATURE_WINDOW_MS) < now {
-            return Err(RpcError::not_acceptable(format!(
-                "expiry {} is in the past (node time {now})",
-                p.expiry
-            )));
-        }
-        let mode_text = if p.shorten {
-            "shorten"
-        } else if p.extend {
-            "extend"
-        } else {
-            ""
-        };
-        let signed = format!("expire{mode_text}{}{}", p.expiry, p.messages.concat());
-        let permission = if p.extend {
-            PERMISSION_WRITE
-        } else {
-            PERMISSION_WRITE | PERMISSION_DELETE
-        };
-        verify(
-            &self.storage,
-            &account,
-            &p.auth,
-            signed.as_bytes(),
-            permission,
-        )?;
+        authorize_expire(&self.storage, &p, now, false)?;
         let expiry = p.expiry.min(now.saturating_add(MAX_PRIVATE_TTL_MS));
-        let mode = match (p.shorten, p.extend) {
-            (true, _) => ExpireMode::Shorten,
-            (_, true) => ExpireMode::Extend,
-            _ => ExpireMode::Set,
-        };
+        let mode = expire_mode(&p);
+        let proof = proof_text(&Request::Expire(p.clone()));
         let outcome = self
             .storage
-            .expire(&account.0, &hashes, expiry, mode, now)
+            .expire(&account.0, &hashes, expiry, mode, now, Some(&proof))
             .map_err(RpcError::storage)?;
         let updated: Vec<String> = outcome.updated.iter().map(encode_hash).collect();
         let mut signed_result = format!(
@@ -371,56 +327,19 @@ impl RpcContext {
     }
 
     fn expire_all(&self, p: ExpireAllParams, now: u64) -> RpcResult {
-        if p.expiry.saturating_add(SIGNATURE_WINDOW_MS) < now {
-            return Err(RpcError::not_acceptable(format!(
-                "expiry {} is in the past (node time {now})",
-                p.expiry
-            )));
-        }
+        let account = authorize_expire_all(&self.storage, &p, now, false)?;
         let selector = p.namespace.unwrap_or(NamespaceSelector::One(0));
-        let signed = format!("expire_all{}{}", selector.signature_text(), p.expiry);
-        self.namespaced_write(
-            &p.pubkey,
-            &p.auth,
-            &signed,
-            selector,
-            "updated",
-            p.expiry,
-            now,
-            |s, account, ns| s.expire_all(account, ns, p.expiry),
-        )
-    }
-
-    /// The common path of `delete_all`, `delete_before` and `expire_all`: authenticate the
-    /// owner's signature over `signed` (delete permission), change the selected namespaces, and
-    /// reply with the hashes touched, signed over `pubkey_hex || value || hashes`.
-    #[allow(clippy::too_many_arguments)]
-    fn namespaced_write(
-        &self,
-        pubkey: &str,
-        auth: &Auth,
-        signed: &str,
-        selector: NamespaceSelector,
-        field: &str,
-        value: u64,
-        now: u64,
-        change: impl FnOnce(
-            &Storage,
-            &crate::storage::Owner,
-            Option<i16>,
-        ) -> Result<Vec<(i16, Hash)>, crate::storage::StorageError>,
-    ) -> RpcResult {
-        let account = AccountKey::parse(pubkey)?;
-        verify(
-            &self.storage,
-            &account,
-            auth,
-            signed.as_bytes(),
-            PERMISSION_DELETE,
-        )?;
-        let hashes = change(&self.storage, &account.0, selector_namespace(selector))
+        let proof = proof_text(&Request::ExpireAll(p.clone()));
+        let hashes = self
+            .storage
+            .expire_all(
+                &account.0,
+                selector_namespace(selector),
+                p.expiry,
+                Some(&proof),
+            )
             .map_err(RpcError::storage)?;
-        Ok(self.namespaced_reply(field, &account, value, selector, &hashes, now))
+        Ok(self.namespaced_reply("updated", &account, p.expiry, selector, &hashes, now))
     }
 
     fn get_expiries(&self, p: GetExpiriesParams, now: u64) -> RpcResult {
@@ -454,81 +373,50 @@ impl RpcContext {
     }
 
     fn revoke(&self, p: RevokeParams, now: u64) -> RpcResult {
-        let tokens = p.revoke.as_slice();
-        self.revocation(
+        let (account, tokens) = authorize_revocation(
+            &self.storage,
             "revoke_subaccount",
             &p.pubkey,
-            tokens,
+            p.revoke.as_slice(),
             p.timestamp,
             &p.auth,
             now,
-            Storage::revoke,
-        )
+            false,
+        )?;
+        let proof = proof_text(&Request::RevokeSubaccount(p.clone()));
+        self.revocation(&account, &tokens, true, p.timestamp, &proof, now)
     }
 
     fn unrevoke(&self, p: UnrevokeParams, now: u64) -> RpcResult {
-        let tokens = p.unrevoke.as_slice();
-        self.revocation(
+        let (account, tokens) = authorize_revocation(
+            &self.storage,
             "unrevoke_subaccount",
             &p.pubkey,
-            tokens,
+            p.unrevoke.as_slice(),
             p.timestamp,
             &p.auth,
             now,
-            Storage::unrevoke,
-        )
+            false,
+        )?;
+        let proof = proof_text(&Request::UnrevokeSubaccount(p.clone()));
+        self.revocation(&account, &tokens, false, p.timestamp, &proof, now)
     }
 
-    /// A (un)revocation: checked, applied with `apply`, and answered with the count changed.
-    #[allow(clippy::too_many_arguments)]
+    /// Applies an authenticated (un)revocation and answers with the count changed.
     fn revocation(
         &self,
-        method: &str,
-        pubkey: &str,
-        token_texts: &[String],
+        account: &AccountKey,
+        tokens: &[Vec<u8>],
+        revoked: bool,
         timestamp: u64,
-        auth: &Auth,
+        proof: &str,
         now: u64,
-        apply: RevocationChange,
     ) -> RpcResult {
-        let (account, tokens) =
-            self.check_revocation(method, pubkey, token_texts, timestamp, auth, now)?;
-        let count = apply(&self.storage, &account.0, &tokens).map_err(RpcError::storage)?;
-        Ok(self.revocation_reply(&account, timestamp, &tokens, count, now))
-    }
-
-    /// Parses and authenticates a (un)revocation: only the owner may sign it.
-    fn check_revocation(
-        &self,
-        method: &str,
-        pubkey: &str,
-        token_texts: &[String],
-        timestamp: u64,
-        auth: &Auth,
-        now: u64,
-    ) -> Result<(AccountKey, Vec<Vec<u8>>), RpcError> {
-        let account = AccountKey::parse(pubkey)?;
-        if token_texts.is_empty() || token_texts.len() > MAX_HASHES_PER_REQUEST {
-            return Err(RpcError::bad_request(format!(
-                "{method} needs 1 to {MAX_HASHES_PER_REQUEST} tokens"
-            )));
-        }
-        if auth.subaccount.is_some() {
-            return Err(RpcError::unauthorized(format!(
-                "{method} must be signed by the account owner, not a subaccount"
-            )));
-        }
-        let tokens = token_texts
-            .iter()
-            .map(|t| parse_token(t).map(|b| b.to_vec()))
-            .collect::<Result<Vec<_>, _>>()?;
-        check_window(timestamp, now, "timestamp")?;
-        let mut signed = format!("{method}{timestamp}").into_bytes();
-        for token in &tokens {
-            signed.extend_from_slice(token);
-        }
-        verify(&self.storage, &account, auth, &signed, 0)?;
-        Ok((account, tokens))
+        let count = self
+            .storage
+            .set_revocations(&account.0, tokens, revoked, timestamp, Some(proof))
+            .map_err(RpcError::storage)?;
+        Ok(self.revocation_reply(account, timestamp, tokens, count, now))
     }
 
     fn revocation_reply(
@@ -603,6 +491,265 @@ pub fn with_time(mut body: Value, now: u64) -> Value {
     body
 }
 
+/// How far past a `delete_all`'s signed timestamp the messages it deleted can be timestamped:
+/// the node that ran it held nothing stored later than its own clock plus the store tolerance,
+/// and its clock was within the signature window of the timestamp.
+pub const DELETE_ALL_HORIZON_MS: u64 = SIGNATURE_WINDOW_MS + STORE_FUTURE_TOLERANCE_MS;
+
+/// The newest message timestamp a `delete_all` signed at `timestamp` covers.
+pub fn delete_all_horizon(timestamp: u64) -> u64 {
+    timestamp.saturating_add(DELETE_ALL_HORIZON_MS)
+}
+
+/// The proof a change carries to swarm peers: the owner's request, as JSON text.
+pub fn proof_text(request: &Request) -> String {
+    String::from_utf8(request.to_json()).unwrap_or_default()
+}
+
+/// How an `expire` request may move expiries.
+pub fn expire_mode(p: &ExpireParams) -> ExpireMode {
+    match (p.shorten, p.extend) {
+        (true, _) => ExpireMode::Shorten,
+        (_, true) => ExpireMode::Extend,
+        _ => ExpireMode::Set,
+    }
+}
+
+/// The mode a signature is judged in: a client's request now, or a peer's change as of
+/// `signed_at` (0 when the request carries no time: then no revoked delegate's signature counts).
+fn judge(from_peer: bool, signed_at: u64) -> Mode {
+    if from_peer {
+        Mode::Replica { signed_at }
+    } else {
+        Mode::Client
+    }
+}
+
+/// Authenticates a `store` where its namespace needs it (or a signature is given anyway);
+/// returns whether it was authenticated. `from_peer`: a change passed on by a swarm peer, whose
+/// times are not checked against the node's clock.
+pub fn authorize_store(
+    storage: &Storage,
+    p: &StoreParams,
+    now: u64,
+    from_peer: bool,
+) -> Result<bool, RpcError> {
+    let account = AccountKey::parse(&p.pubkey)?;
+    let namespace = p.namespace.unwrap_or(0);
+    if is_public_inbox(namespace) && p.auth.signature.is_none() {
+        return Ok(false);
+    }
+    let timestamp = p
+        .timestamp
+        .ok_or_else(|| RpcError::bad_request("missing timestamp"))?;
+    let sig_timestamp = p.sig_timestamp.unwrap_or(timestamp);
+    if !from_peer {
+        check_window(sig_timestamp, now, "sig_timestamp")?;
+    }
+    let signed = format!("store{}{}", namespace_text(namespace), sig_timestamp);
+    verify_in(
+        storage,
+        &account,
+        &p.auth,
+        signed.as_bytes(),
+        PERMISSION_WRITE,
+        judge(from_peer, sig_timestamp),
+    )?;
+    Ok(true)
+}
+
+/// Authenticates a `delete` of named hashes.
+pub fn authorize_delete(
+    storage: &Storage,
+    p: &DeleteParams,
+    from_peer: bool,
+) -> Result<AccountKey, RpcError> {
+    let account = AccountKey::parse(&p.pubkey)?;
+    let signed = format!("delete{}", p.messages.concat());
+    verify_in(
+        storage,
+        &account,
+        &p.auth,
+        signed.as_bytes(),
+        PERMISSION_DELETE,
+        judge(from_peer, 0),
+    )?;
+    Ok(account)
+}
+
+/// Authenticates a `delete_all`.
+pub fn authorize_delete_all(
+    storage: &Storage,
+    p: &DeleteAllParams,
+    now: u64,
+    from_peer: bool,
+) -> Result<AccountKey, RpcError> {
+    if !from_peer {
+        check_window(p.timestamp, now, "timestamp")?;
+    }
+    let selector = p.namespace.unwrap_or(NamespaceSelector::One(0));
+    let signed = format!("delete_all{}{}", selector.signature_text(), p.timestamp);
+    authorize_owner_write(
+        storage,
+        &p.pubkey,
+        &p.auth,
+        &signed,
+        judge(from_peer, p.timestamp),
+    )
+}
+
+/// Authenticates a `delete_before`, in the reference's form or the timestamped one.
+pub fn authorize_delete_before(
+    storage: &Storage,
+    p: &DeleteBeforeParams,
+    now: u64,
+    from_peer: bool,
+) -> Result<AccountKey, RpcError> {
+    if !from_peer {
+        if p.before > now.saturating_add(SIGNATURE_WINDOW_MS) {
+            return Err(RpcError::not_acceptable(format!(
+                "before {} is in the future (node time {now})",
+                p.before
+            )));
+        }
+        if let Some(timestamp) = p.timestamp {
+            check_window(timestamp, now, "timestamp")?;
+        }
+    }
+    let signed_at = p.timestamp.unwrap_or(0);
+    authorize_owner_write(
+        storage,
+        &p.pubkey,
+        &p.auth,
+        &p.signature_text(),
+        judge(from_peer, signed_at),
+    )
+}
+
+/// Authenticates an `expire`, in the reference's form or the timestamped one.
+pub fn authorize_expire(
+    storage: &Storage,
+    p: &ExpireParams,
+    now: u64,
+    from_peer: bool,
+) -> Result<AccountKey, RpcError> {
+    let account = AccountKey::parse(&p.pubkey)?;
+    if p.shorten && p.extend {
+        return Err(RpcError::bad_request(
+            "shorten and extend cannot both be given",
+        ));
+    }
+    if !from_peer {
+        if p.expiry.saturating_add(SIGNATURE_WINDOW_MS) < now {
+            return Err(RpcError::not_acceptable(format!(
+                "expiry {} is in the past (node time {now})",
+                p.expiry
+            )));
+        }
+        if let Some(timestamp) = p.timestamp {
+            check_window(timestamp, now, "timestamp")?;
+        }
+    }
+    let permission = if p.extend {
+        PERMISSION_WRITE
+    } else {
+        PERMISSION_WRITE | PERMISSION_DELETE
+    };
+    verify_in(
+        storage,
+        &account,
+        &p.auth,
+        p.signature_text().as_bytes(),
+        permission,
+        judge(from_peer, p.timestamp.unwrap_or(0)),
+    )?;
+    Ok(account)
+}
+
+/// Authenticates an `expire_all`.
+pub fn authorize_expire_all(
+    storage: &Storage,
+    p: &ExpireAllParams,
+    now: u64,
+    from_peer: bool,
+) -> Result<AccountKey, RpcError> {
+    if !from_peer && p.expiry.saturating_add(SIGNATURE_WINDOW_MS) < now {
+        return Err(RpcError::not_acceptable(format!(
+            "expiry {} is in the past (node time {now})",
+            p.expiry
+        )));
+    }
+    let selector = p.namespace.unwrap_or(NamespaceSelector::One(0));
+    let signed = format!("expire_all{}{}", selector.signature_text(), p.expiry);
+    authorize_owner_write(storage, &p.pubkey, &p.auth, &signed, judge(from_peer, 0))
+}
+
+/// The owner's (or a delegate's) signature with delete permission over `signed`.
+fn authorize_owner_write(
+    storage: &Storage,
+    pubkey: &str,
+    auth: &Auth,
+    signed: &str,
+    mode: Mode,
+) -> Result<AccountKey, RpcError> {
+    let account = AccountKey::parse(pubkey)?;
+    verify_in(
+        storage,
+        &account,
+        auth,
+        signed.as_bytes(),
+        PERMISSION_DELETE,
+        mode,
+    )?;
+    Ok(account)
+}
+
+/// Parses and authenticates a (un)revocation: only the owner may sign it. Returns the account
+/// and the tokens.
+#[allow(clippy::too_many_arguments)]
+pub fn authorize_revocation(
+    storage: &Storage,
+    method: &str,
+    pubkey: &str,
+    token_texts: &[String],
+    timestamp: u64,
+    auth: &Auth,
+    now: u64,
+    from_peer: bool,
+) -> Result<(AccountKey, Vec<Vec<u8>>), RpcError> {
+    let account = AccountKey::parse(pubkey)?;
+    if token_texts.is_empty() || token_texts.len() > MAX_HASHES_PER_REQUEST {
+        return Err(RpcError::bad_request(format!(
+            "{method} needs 1 to {MAX_HASHES_PER_REQUEST} tokens"
+        )));
+    }
+    if auth.subaccount.is_some() {
+        return Err(RpcError::unauthorized(format!(
+            "{method} must be signed by the account owner, not a subaccount"
+        )));
+    }
+    let tokens = token_texts
+        .iter()
+        .map(|t| parse_token(t).map(|b| b.to_vec()))
+        .collect::<Result<Vec<_>, _>>()?;
+    if !from_peer {
+        check_window(timestamp, now, "timestamp")?;
+    }
+    let mut signed = format!("{method}{timestamp}").into_bytes();
+    for token in &tokens {
+        signed.extend_from_slice(token);
+    }
+    verify_in(
+        storage,
+        &account,
+        auth,
+        &signed,
+        0,
+        judge(from_peer, timestamp),
+    )?;
+    Ok((account, tokens))
+}
+
 /// Namespaces anyone may deposit into (`ns % 10 == 0`).
 pub fn is_public_inbox(namespace: i16) -> bool {
     namespace % 10 == 0
@@ -633,13 +780,13 @@ fn encode_hash(hash: &Hash) -> String {
     base64::engine::general_purpose::STANDARD_NO_PAD.encode(hash)
 }
 
-fn decode_hash(text: &str) -> Result<Hash, RpcError> {
+pub(crate) fn decode_hash(text: &str) -> Result<Hash, RpcError> {
     decode_b64_or_hex(text, 32)
         .and_then(|b| b.try_into().ok())
         .ok_or_else(|| RpcError::bad_request("invalid message hash"))
 }
 
-fn decode_hash_list(texts: &[String]) -> Result<Vec<Hash>, RpcError> {
+pub(crate) fn decode_hash_list(texts: &[String]) -> Result<Vec<Hash>, RpcError> {
     if texts.is_empty() || texts.len() > MAX_HASHES_PER_REQUEST {
         return Err(RpcError::bad_request(format!(
             "messages must list 1 to {MAX_HASHES_PER_REQUEST} hashes, got {}",

@@ -258,16 +258,22 @@ async fn route(
     }
     let outcome: (&'static str, Result<serde_json::Value, RpcError>) = match path.as_str() {
         STORAGE_RPC_PATH | FORWARD_PATH => {
-            let forwarded = path == FORWARD_PATH;
-            if forwarded {
-                if let Err(e) = verify_sender(network, &parts.headers, &path, &body) {
-                    return ("forward", e.status, text(e.status, e.message));
+            let forwarded_by = if path == FORWARD_PATH {
+                match verify_sender(network, &parts.headers, &path, &body) {
+                    Ok(sender) => Some(sender),
+                    Err(e) => return ("forward", e.status, text(e.status, e.message)),
                 }
-            }
+            } else {
+                None
+            };
             match Request::from_json(&body) {
                 Ok(parsed) => {
                     let method = parsed.method();
-                    (method, executor.execute(parsed, forwarded).await)
+                    let result = match forwarded_by {
+                        Some(sender) => executor.execute_forwarded(parsed, &sender).await,
+                        None => executor.execute(parsed, false).await,
+                    };
+                    (method, result)
                 }
                 Err(e) => ("invalid", Err(RpcError::bad_request(e.to_string()))),
             }
@@ -283,7 +289,7 @@ async fn route(
                 if pull {
                     serve_pull(&storage, &network, &peer, &body)
                 } else {
-                    serve_push(&storage, &network, &body)
+                    serve_push(&storage, &network, &peer, &body)
                 }
             })
             .await

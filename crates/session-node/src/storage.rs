@@ -37,6 +37,72 @@ pub enum StorageError {
     /// The group commit this store was part of failed, so nothing of it was kept.
     #[error("database error (group commit): {0}")]
     Batch(String),
+    /// The account's inbox holds as much as others may deposit into it.
+    #[error(
+        "inbox full: the account holds {count} messages ({bytes} bytes) in its inboxes; others may \
+         deposit up to {max_count} messages or {max_bytes} bytes"
+    )]
+    InboxFull {
+        /// Messages held in the account's public inboxes.
+        count: u64,
+        /// Their bytes.
+        bytes: u64,
+        /// The quota's message count.
+        max_count: u64,
+        /// The quota's bytes.
+        max_bytes: u64,
+    },
+    /// Deposits into this account arrive faster than its per-account rate.
+    #[error("too many messages for this account right now: at most {per_second} a second")]
+    DepositRate {
+        /// The sustained rate allowed.
+        per_second: f64,
+    },
+}
+
+/// What others (anyone, without the owner's signature) may deposit into one account's public
+/// inboxes (namespaces with `ns % 10 == 0`), and how fast. The owner's own signed writes are not
+/// limited by it. A deposit past the quota is refused (never evicting what is already held, so a
+/// flood cannot push out real mail); the owner can make room by deleting.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountQuota {
+    /// Most messages an account's public inboxes hold.
+    #[serde(default = "default_quota_messages")]
+    pub max_messages: u64,
+    /// Most bytes of message data they hold.
+    #[serde(default = "default_quota_bytes")]
+    pub max_bytes: u64,
+    /// Deposits per second into one account, sustained.
+    #[serde(default = "default_deposit_rate")]
+    pub deposits_per_second: f64,
+    /// Deposits into one account at once.
+    #[serde(default = "default_deposit_burst")]
+    pub deposit_burst: f64,
+}
+
+fn default_quota_messages() -> u64 {
+    10_000
+}
+fn default_quota_bytes() -> u64 {
+    25 * 1024 * 1024
+}
+fn default_deposit_rate() -> f64 {
+    10.0
+}
+fn default_deposit_burst() -> f64 {
+    200.0
+}
+
+impl Default for AccountQuota {
+    fn default() -> Self {
+        Self {
+            max_messages: default_quota_messages(),
+            max_bytes: default_quota_bytes(),
+            deposits_per_second: default_deposit_rate(),
+            deposit_burst: default_deposit_burst(),
+        }
+    }
 }
 
 /// How hard commits try to reach the disk.
@@ -63,9 +129,14 @@ pub struct StoredMessage {
     pub expiry: u64,
     /// The data.
     pub data: Vec<u8>,
+    /// The owner's authorisation of the store (the signed request without its data), kept for
+    /// swarm peers; `None` for deposits into public inboxes, which need none.
+    pub proof: Option<String>,
 }
 
-/// One change recorded in the journal, as peers exchange it.
+/// One change recorded in the journal, as peers exchange it. Every change but a deposit into a
+/// public inbox carries its proof: the owner's signed request that asked for it, so a peer can
+/// check that the owner wanted it (see [`crate::replica`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
     /// A message was stored.
@@ -76,6 +147,8 @@ pub enum Change {
         hash: Hash,
         /// Its expiry (how long to remember the deletion).
         expiry: u64,
+        /// The owner's request.
+        proof: Option<String>,
     },
     /// A message's expiry changed.
     Expire {
@@ -83,6 +156,17 @@ pub enum Change {
         hash: Hash,
         /// The new expiry.
         expiry: u64,
+        /// The owner's request.
+        proof: Option<String>,
+    },
+    /// A subaccount token was revoked or unrevoked.
+    Revocation {
+        /// The 36-byte token.
+        token: Vec<u8>,
+        /// Revoked (true) or allowed again (false).
+        revoked: bool,
+        /// The owner's request (its signed timestamp orders changes: the latest wins).
+        proof: Option<String>,
     },
     /// A store whose message is already gone here.
     Skip,
@@ -134,14 +218,21 @@ pub struct Storage {
     /// Stores waiting for the next group commit.
     queue: Mutex<Vec<QueuedStore>>,
     cap_bytes: u64,
+    quota: AccountQuota,
     count: AtomicU64,
     bytes: AtomicU64,
 }
 
 const SCHEMA: &str = "
+-- inbox_count/inbox_bytes: what the account's public inboxes hold (its deposit quota);
+-- deposit_tokens/deposit_updated: its deposit-rate bucket.
 CREATE TABLE IF NOT EXISTS owners (
     id INTEGER PRIMARY KEY,
-    pubkey BLOB NOT NULL UNIQUE
+    pubkey BLOB NOT NULL UNIQUE,
+    inbox_count INTEGER NOT NULL DEFAULT 0,
+    inbox_bytes INTEGER NOT NULL DEFAULT 0,
+    deposit_tokens REAL,
+    deposit_updated INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS messages (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -150,17 +241,21 @@ CREATE TABLE IF NOT EXISTS messages (
     hash BLOB NOT NULL UNIQUE,
     timestamp INTEGER NOT NULL,
     expiry INTEGER NOT NULL,
-    data BLOB NOT NULL
+    data BLOB NOT NULL,
+    proof TEXT
 );
 CREATE INDEX IF NOT EXISTS messages_by_owner ON messages(owner, namespace, id);
 CREATE INDEX IF NOT EXISTS messages_by_expiry ON messages(expiry);
--- Every change, in order, for swarm peers to pull: 0 = store, 1 = delete, 2 = expiry change.
+-- Every change, in order, for swarm peers to pull: 0 = store, 1 = delete, 2 = expiry change,
+-- 3 = revocation, 4 = unrevocation (hash holds the token, expiry the signed timestamp). proof
+-- is the owner's signed request behind the change.
 CREATE TABLE IF NOT EXISTS journal (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     op INTEGER NOT NULL,
     owner INTEGER NOT NULL,
     hash BLOB NOT NULL,
-    expiry INTEGER NOT NULL
+    expiry INTEGER NOT NULL,
+    proof TEXT
 );
 CREATE INDEX IF NOT EXISTS journal_by_expiry ON journal(expiry);
 CREATE INDEX IF NOT EXISTS journal_by_owner ON journal(owner);
@@ -174,12 +269,83 @@ CREATE TABLE IF NOT EXISTS peer_cursors (
     peer BLOB PRIMARY KEY,
     cursor INTEGER NOT NULL
 ) WITHOUT ROWID;
+-- Subaccount tokens the owner revoked (revoked = 1) or allowed again (0); changed_at is the
+-- owner's signed timestamp of the last change, so replicas converge on the latest.
 CREATE TABLE IF NOT EXISTS revoked_subaccounts (
     owner INTEGER NOT NULL REFERENCES owners(id),
     token BLOB NOT NULL,
+    revoked INTEGER NOT NULL DEFAULT 1,
+    changed_at INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (owner, token)
 ) WITHOUT ROWID;
+-- Deletions by range (delete_all, delete_before): a copy of a message at or before `up_to` that a
+-- peer passes on later is not stored again. namespace 32768 means every namespace.
+CREATE TABLE IF NOT EXISTS range_tombstones (
+    owner INTEGER NOT NULL,
+    namespace INTEGER NOT NULL,
+    up_to INTEGER NOT NULL,
+    expiry INTEGER NOT NULL,
+    PRIMARY KEY (owner, namespace, up_to)
+) WITHOUT ROWID;
 ";
+
+/// Columns added after the first release, for databases created before them: table, column,
+/// declaration.
+const ADDED_COLUMNS: [(&str, &str, &str); 7] = [
+    ("owners", "inbox_count", "INTEGER NOT NULL DEFAULT 0"),
+    ("owners", "inbox_bytes", "INTEGER NOT NULL DEFAULT 0"),
+    ("owners", "deposit_tokens", "REAL"),
+    ("owners", "deposit_updated", "INTEGER NOT NULL DEFAULT 0"),
+    ("messages", "proof", "TEXT"),
+    ("journal", "proof", "TEXT"),
+    (
+        "revoked_subaccounts",
+        "changed_at",
+        "INTEGER NOT NULL DEFAULT 0",
+    ),
+];
+
+/// `range_tombstones.namespace` for a deletion over every namespace.
+const ALL_NAMESPACES: i64 = 32768;
+
+/// Brings a database made by an older version up to the current schema: adds missing columns
+/// (`revoked` too, whose default keeps old rows revoked) and fills the inbox counters.
+fn migrate(conn: &Connection) -> Result<(), StorageError> {
+    let has_column = |table: &str, column: &str| -> Result<bool, StorageError> {
+        let mut stmt = conn.prepare(&format!("PRAGMA table_info({table})"))?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            if row.get::<_, String>(1)? == column {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    };
+    let mut counters_added = false;
+    let revoked = (
+        "revoked_subaccounts",
+        "revoked",
+        "INTEGER NOT NULL DEFAULT 1",
+    );
+    for (table, column, declaration) in ADDED_COLUMNS.iter().chain([&revoked]) {
+        if !has_column(table, column)? {
+            conn.execute_batch(&format!(
+                "ALTER TABLE {table} ADD COLUMN {column} {declaration}"
+            ))?;
+            counters_added |= *column == "inbox_count";
+        }
+    }
+    if counters_added {
+        conn.execute_batch(
+            "UPDATE owners SET
+                inbox_count = (SELECT COUNT(*) FROM messages m
+                               WHERE m.owner = owners.id AND m.namespace % 10 = 0),
+                inbox_bytes = (SELECT COALESCE(SUM(length(data)), 0) FROM messages m
+                               WHERE m.owner = owners.id AND m.namespace % 10 = 0)",
+        )?;
+    }
+    Ok(())
+}
 
 impl Storage {
     /// Opens (or creates) the database at `path`, with a size cap in bytes.
@@ -194,6 +360,7 @@ impl Storage {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
+        migrate(&conn)?;
         let (count, bytes): (i64, i64) = conn.query_row(
             "SELECT COUNT(*), COALESCE(SUM(length(data)), 0) FROM messages",
             [],
@@ -203,9 +370,16 @@ impl Storage {
             conn: Mutex::new(conn),
             queue: Mutex::new(Vec::new()),
             cap_bytes,
+            quota: AccountQuota::default(),
             count: AtomicU64::new(u64::try_from(count).unwrap_or(0)),
             bytes: AtomicU64::new(u64::try_from(bytes).unwrap_or(0)),
         })
+    }
+
+    /// Sets what others may deposit into one account (the default is [`AccountQuota::default`]).
+    pub fn with_quota(mut self, quota: AccountQuota) -> Self {
+        self.quota = quota;
+        self
     }
 
     fn lock(&self) -> Result<std::sync::MutexGuard<'_, Connection>, StorageError> {
@@ -254,6 +428,8 @@ impl Storage {
             expiry,
             data: data.to_vec(),
             replace_namespace,
+            proof: None,
+            source: Source::Owner,
         };
         self.store_many(vec![message])?
             .pop()
@@ -321,7 +497,7 @@ impl Storage {
             let tx = conn.transaction()?;
             let mut used = used_bytes(&tx)?;
             for store in &batch {
-                match store_one(&tx, &store.message, &mut used, self.cap_bytes) {
+                match store_one(&tx, &store.message, &mut used, self.cap_bytes, &self.quota) {
                     Ok((outcome, removed_count, removed_bytes)) => {
                         if outcome == StoreOutcome::Stored {
                             changes.0 += 1;
@@ -331,7 +507,12 @@ impl Storage {
                         changes.3 += removed_bytes;
                         results.push(Ok(outcome));
                     }
-                    Err(full @ StorageError::Full { .. }) => results.push(Err(full)),
+                    // Refusals of one store leave the rest of the batch alone.
+                    Err(
+                        refused @ (StorageError::Full { .. }
+                        | StorageError::InboxFull { .. }
+                        | StorageError::DepositRate { .. }),
+                    ) => results.push(Err(refused)),
                     // Anything else is the database failing: give the batch up.
                     Err(e) => return Err(e),
                 }
@@ -385,7 +566,7 @@ impl Storage {
             None => 0,
         };
         let mut stmt = conn.prepare_cached(
-            "SELECT hash, namespace, timestamp, expiry, data FROM messages
+            "SELECT hash, namespace, timestamp, expiry, data, proof FROM messages
              WHERE owner = ?1 AND namespace = ?2 AND id > ?3 AND expiry > ?4
              ORDER BY id",
         )?;
@@ -405,9 +586,15 @@ impl Storage {
         Ok((out, false))
     }
 
-    /// Deletes the owner's messages with these hashes; returns the hashes deleted.
-    pub fn delete_hashes(&self, owner: &Owner, hashes: &[Hash]) -> Result<Vec<Hash>, StorageError> {
-        self.delete_where(owner, |tx, owner_id, deleted| {
+    /// Deletes the owner's messages with these hashes, as the owner's request `proof` asked;
+    /// returns the hashes deleted.
+    pub fn delete_hashes(
+        &self,
+        owner: &Owner,
+        hashes: &[Hash],
+        proof: Option<&str>,
+    ) -> Result<Vec<Hash>, StorageError> {
+        self.delete_where(owner, proof, None, |tx, owner_id, deleted| {
             let mut stmt = tx.prepare_cached(
                 "DELETE FROM messages WHERE owner = ?1 AND hash = ?2
                  RETURNING namespace, hash, length(data), expiry",
@@ -420,51 +607,64 @@ impl Storage {
         .map(|deleted| deleted.into_iter().map(|(_, h)| h).collect())
     }
 
-    /// Deletes all of the owner's messages in `namespace` (all namespaces when `None`).
+    /// Deletes all of the owner's messages in `namespace` (all namespaces when `None`), and
+    /// remembers the deletion for copies timestamped up to `up_to` that peers pass on later.
     pub fn delete_all(
         &self,
         owner: &Owner,
         namespace: Option<i16>,
+        up_to: u64,
+        proof: Option<&str>,
     ) -> Result<Vec<(i16, Hash)>, StorageError> {
-        self.delete_before(owner, namespace, u64::MAX)
+        self.delete_range(owner, namespace, u64::MAX, up_to, proof)
     }
 
-    /// Deletes the owner's messages with timestamps at or before `before`.
+    /// Deletes the owner's messages with timestamps at or before `before` (and remembers it).
     pub fn delete_before(
         &self,
         owner: &Owner,
         namespace: Option<i16>,
         before: u64,
+        proof: Option<&str>,
     ) -> Result<Vec<(i16, Hash)>, StorageError> {
-        self.delete_where(owner, |tx, owner_id, deleted| {
-            let rows = match namespace {
-                Some(ns) => {
-                    let mut stmt = tx.prepare_cached(
-                        "DELETE FROM messages WHERE owner = ?1 AND namespace = ?2 AND timestamp <= ?3
-                         RETURNING namespace, hash, length(data), expiry",
-                    )?;
-                    let mut out = Vec::new();
-                    collect_deleted(stmt.query(params![owner_id, ns, to_i64(before)])?, &mut out)?;
-                    out
-                }
-                None => {
-                    let mut stmt = tx.prepare_cached(
-                        "DELETE FROM messages WHERE owner = ?1 AND timestamp <= ?2
-                         RETURNING namespace, hash, length(data), expiry",
-                    )?;
-                    let mut out = Vec::new();
-                    collect_deleted(stmt.query(params![owner_id, to_i64(before)])?, &mut out)?;
-                    out
-                }
-            };
-            deleted.extend(rows);
-            Ok(())
-        })
+        self.delete_range(owner, namespace, before, before, proof)
     }
 
+    /// Deletes messages timestamped at or before `before`; remembers the range up to `up_to`.
+    fn delete_range(
+        &self,
+        owner: &Owner,
+        namespace: Option<i16>,
+        before: u64,
+        up_to: u64,
+        proof: Option<&str>,
+    ) -> Result<Vec<(i16, Hash)>, StorageError> {
+        self.delete_where(
+            owner,
+            proof,
+            Some((namespace, up_to)),
+            |tx, owner_id, deleted| {
+                let mut stmt = tx.prepare_cached(
+                    "DELETE FROM messages WHERE owner = ?1 AND (?2 IS NULL OR namespace = ?2)
+                 AND timestamp <= ?3
+                 RETURNING namespace, hash, length(data), expiry",
+                )?;
+                collect_deleted(
+                    stmt.query(params![owner_id, namespace, to_i64(before)])?,
+                    deleted,
+                )?;
+                Ok(())
+            },
+        )
+    }
+
+    /// Deletes rows chosen by `body`, journals each deletion with `proof`, leaves tombstones,
+    /// and with `range` remembers a range deletion (namespace, up to timestamp).
     fn delete_where(
         &self,
         owner: &Owner,
+        proof: Option<&str>,
+        range: Option<(Option<i16>, u64)>,
         body: impl FnOnce(
             &rusqlite::Transaction<'_>,
             i64,
@@ -473,16 +673,32 @@ impl Storage {
     ) -> Result<Vec<(i16, Hash)>, StorageError> {
         let mut conn = self.lock()?;
         let tx = conn.transaction()?;
-        let Some(owner_id) = find_owner(&tx, owner)? else {
-            return Ok(Vec::new());
+        let owner_id = match (find_owner(&tx, owner)?, range) {
+            (Some(id), _) => id,
+            // A range deletion is remembered even where nothing is held yet.
+            (None, Some(_)) => owner_id(&tx, owner)?,
+            (None, None) => return Ok(Vec::new()),
         };
         let mut deleted = Vec::new();
         body(&tx, owner_id, &mut deleted)?;
         for row in &deleted {
-            journal(&tx, OP_DELETE, owner_id, &row.hash, row.expiry)?;
+            journal(&tx, OP_DELETE, owner_id, &row.hash, row.expiry, proof)?;
             tx.prepare_cached("INSERT OR IGNORE INTO tombstones (hash, expiry) VALUES (?1, ?2)")?
                 .execute(params![row.hash.as_slice(), to_i64(row.expiry)])?;
         }
+        if let Some((namespace, up_to)) = range {
+            tx.prepare_cached(
+                "INSERT OR IGNORE INTO range_tombstones (owner, namespace, up_to, expiry)
+                 VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![
+                owner_id,
+                namespace.map_or(ALL_NAMESPACES, i64::from),
+                to_i64(up_to),
+                to_i64(up_to.saturating_add(2 * session_wire::rpc::MAX_PRIVATE_TTL_MS)),
+            ])?;
+        }
+        uncount_inbox(&tx, owner_id, &deleted)?;
         tx.commit()?;
         let bytes = deleted.iter().map(|row| row.bytes).sum();
         self.forget(deleted.len() as u64, bytes);
@@ -494,7 +710,46 @@ impl Storage {
         Ok(out)
     }
 
-    /// Changes the expiry of the owner's messages with these hashes.
+    /// Whether a message of `owner` in `namespace` timestamped `timestamp` falls in a range
+    /// the owner deleted.
+    pub fn range_deleted(
+        &self,
+        owner: &Owner,
+        namespace: i16,
+        timestamp: u64,
+    ) -> Result<bool, StorageError> {
+        let conn = self.lock()?;
+        let Some(owner_id) = find_owner(&conn, owner)? else {
+            return Ok(false);
+        };
+        range_deleted(&conn, owner_id, namespace, timestamp)
+    }
+
+    /// The owner's message with this hash, if held and unexpired at `now`.
+    pub fn message(
+        &self,
+        owner: &Owner,
+        hash: &Hash,
+        now: u64,
+    ) -> Result<Option<StoredMessage>, StorageError> {
+        let conn = self.lock()?;
+        let Some(owner_id) = find_owner(&conn, owner)? else {
+            return Ok(None);
+        };
+        let found = conn
+            .prepare_cached(
+                "SELECT hash, namespace, timestamp, expiry, data, proof FROM messages
+                 WHERE owner = ?1 AND hash = ?2 AND expiry > ?3",
+            )?
+            .query_row(params![owner_id, hash.as_slice(), to_i64(now)], |row| {
+                Ok(read_message(row))
+            })
+            .optional()?;
+        found.transpose()
+    }
+
+    /// Changes the expiry of the owner's messages with these hashes, as the owner's request
+    /// `proof` asked.
     pub fn expire(
         &self,
         owner: &Owner,
@@ -502,6 +757,7 @@ impl Storage {
         expiry: u64,
         mode: ExpireMode,
         now: u64,
+        proof: Option<&str>,
     ) -> Result<ExpireOutcome, StorageError> {
         let mut conn = self.lock()?;
         let tx = conn.transaction()?;
@@ -536,7 +792,7 @@ impl Storage {
                     // (peers applying each other's changes must come to rest).
                     if expiry != current {
                         set.execute(params![to_i64(expiry), owner_id, hash.as_slice()])?;
-                        journal(&tx, OP_EXPIRE, owner_id, hash, expiry)?;
+                        journal(&tx, OP_EXPIRE, owner_id, hash, expiry, proof)?;
                     }
                     outcome.updated.push(*hash);
                 } else {
@@ -559,6 +815,7 @@ impl Storage {
         owner: &Owner,
         namespace: Option<i16>,
         expiry: u64,
+        proof: Option<&str>,
     ) -> Result<Vec<(i16, Hash)>, StorageError> {
         let mut conn = self.lock()?;
         let tx = conn.transaction()?;
@@ -578,7 +835,7 @@ impl Storage {
             }
         }
         for (_, hash) in &out {
-            journal(&tx, OP_EXPIRE, owner_id, hash, expiry)?;
+            journal(&tx, OP_EXPIRE, owner_id, hash, expiry, proof)?;
         }
         tx.commit()?;
         out.sort_by_key(|entry| entry.1);
@@ -620,16 +877,27 @@ impl Storage {
         let conn = self.lock()?;
         let mut touched = std::collections::BTreeSet::new();
         let (mut count, mut bytes) = (0u64, 0u64);
+        let mut inbox: std::collections::BTreeMap<i64, (i64, i64)> = Default::default();
         {
             let mut stmt = conn.prepare_cached(
-                "DELETE FROM messages WHERE expiry <= ?1 RETURNING length(data), owner",
+                "DELETE FROM messages WHERE expiry <= ?1 RETURNING length(data), owner, namespace",
             )?;
             let mut rows = stmt.query([to_i64(now)])?;
             while let Some(row) = rows.next()? {
+                let length = row.get::<_, i64>(0)?;
+                let owner = row.get::<_, i64>(1)?;
                 count += 1;
-                bytes += u64::try_from(row.get::<_, i64>(0)?).unwrap_or(0);
-                touched.insert(row.get::<_, i64>(1)?);
+                bytes += u64::try_from(length).unwrap_or(0);
+                touched.insert(owner);
+                if crate::rpc::is_public_inbox(row.get(2)?) {
+                    let entry = inbox.entry(owner).or_default();
+                    entry.0 += 1;
+                    entry.1 += length;
+                }
             }
+        }
+        for (owner, (messages, length)) in inbox {
+            subtract_inbox(&conn, owner, messages, length)?;
         }
         {
             let mut stmt =
@@ -641,11 +909,14 @@ impl Storage {
         }
         conn.prepare_cached("DELETE FROM tombstones WHERE expiry <= ?1")?
             .execute([to_i64(now)])?;
+        conn.prepare_cached("DELETE FROM range_tombstones WHERE expiry <= ?1")?
+            .execute([to_i64(now)])?;
         let mut forget_owner = conn.prepare_cached(
             "DELETE FROM owners WHERE id = ?1
              AND NOT EXISTS (SELECT 1 FROM messages WHERE owner = ?1)
              AND NOT EXISTS (SELECT 1 FROM journal WHERE owner = ?1)
-             AND NOT EXISTS (SELECT 1 FROM revoked_subaccounts WHERE owner = ?1)",
+             AND NOT EXISTS (SELECT 1 FROM revoked_subaccounts WHERE owner = ?1)
+             AND NOT EXISTS (SELECT 1 FROM range_tombstones WHERE owner = ?1)",
         )?;
         for owner in touched {
             forget_owner.execute([owner])?;
@@ -654,40 +925,63 @@ impl Storage {
         Ok(count)
     }
 
-    /// Adds subaccount tokens to the owner's revocation list; returns how many were new.
-    pub fn revoke(&self, owner: &Owner, tokens: &[Vec<u8>]) -> Result<u64, StorageError> {
-        self.change_revocations(
-            owner,
-            tokens,
-            "INSERT OR IGNORE INTO revoked_subaccounts (owner, token) VALUES (?1, ?2)",
-        )
-    }
-
-    /// Removes subaccount tokens from the owner's revocation list; returns how many were there.
-    pub fn unrevoke(&self, owner: &Owner, tokens: &[Vec<u8>]) -> Result<u64, StorageError> {
-        self.change_revocations(
-            owner,
-            tokens,
-            "DELETE FROM revoked_subaccounts WHERE owner = ?1 AND token = ?2",
-        )
-    }
-
-    /// Runs `statement` for each token in one transaction; returns the rows changed.
-    fn change_revocations(
+    /// Revokes (`revoked`) or allows again subaccount tokens, as the owner's request `proof`
+    /// signed at `timestamp`; returns how many tokens changed state. A token's state follows
+    /// the latest signed timestamp, so replicas agree whatever order the changes reach them in
+    /// (unless the owner signed two changes of one token in the same millisecond).
+    pub fn set_revocations(
         &self,
         owner: &Owner,
         tokens: &[Vec<u8>],
-        statement: &str,
+        revoked: bool,
+        timestamp: u64,
+        proof: Option<&str>,
     ) -> Result<u64, StorageError> {
         let mut conn = self.lock()?;
         let tx = conn.transaction()?;
         let owner_id = owner_id(&tx, owner)?;
+        let op = if revoked { OP_REVOKE } else { OP_UNREVOKE };
         let mut changed = 0;
-        {
-            let mut stmt = tx.prepare_cached(statement)?;
-            for token in tokens {
-                changed += stmt.execute(params![owner_id, token])? as u64;
+        for token in tokens {
+            let held: Option<(bool, i64)> = tx
+                .prepare_cached(
+                    "SELECT revoked, changed_at FROM revoked_subaccounts
+                     WHERE owner = ?1 AND token = ?2",
+                )?
+                .query_row(params![owner_id, token], |row| {
+                    Ok((row.get::<_, i64>(0)? != 0, row.get(1)?))
+                })
+                .optional()?;
+            // A newer change wins; of two signed at the same time, the later to arrive (the
+            // owner's own order); the same change again changes nothing (peers come to rest).
+            let stale = held.is_some_and(|(was, at)| {
+                at > to_i64(timestamp) || (at == to_i64(timestamp) && was == revoked)
+            });
+            if stale {
+                continue;
             }
+            if held.map_or(revoked, |(was, _)| was != revoked) {
+                changed += 1;
+            }
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO revoked_subaccounts (owner, token, revoked, changed_at)
+                 VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![
+                owner_id,
+                token,
+                i64::from(revoked),
+                to_i64(timestamp)
+            ])?;
+            // Only the latest change of a token matters to a peer.
+            tx.prepare_cached(
+                "DELETE FROM journal WHERE owner = ?1 AND hash = ?2 AND op IN (?3, ?4)",
+            )?
+            .execute(params![owner_id, token, OP_REVOKE, OP_UNREVOKE])?;
+            tx.prepare_cached(
+                "INSERT INTO journal (op, owner, hash, expiry, proof) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![op, owner_id, token, i64::MAX, proof])?;
         }
         tx.commit()?;
         Ok(changed)
@@ -695,16 +989,44 @@ impl Storage {
 
     /// Whether the owner revoked this subaccount token.
     pub fn is_revoked(&self, owner: &Owner, token: &[u8]) -> Result<bool, StorageError> {
+        Ok(self.revoked_at(owner, token)?.is_some())
+    }
+
+    /// When the owner revoked this token (its signed timestamp), if it is revoked.
+    pub fn revoked_at(&self, owner: &Owner, token: &[u8]) -> Result<Option<u64>, StorageError> {
         let conn = self.lock()?;
         let Some(owner_id) = find_owner(&conn, owner)? else {
-            return Ok(false);
+            return Ok(None);
         };
-        let found = conn
-            .prepare_cached("SELECT 1 FROM revoked_subaccounts WHERE owner = ?1 AND token = ?2")?
-            .query_row(params![owner_id, token], |_| Ok(()))
-            .optional()?
-            .is_some();
-        Ok(found)
+        let at = conn
+            .prepare_cached(
+                "SELECT changed_at FROM revoked_subaccounts
+                 WHERE owner = ?1 AND token = ?2 AND revoked = 1",
+            )?
+            .query_row(params![owner_id, token], |row| row.get::<_, i64>(0))
+            .optional()?;
+        Ok(at.map(|at| u64::try_from(at).unwrap_or(0)))
+    }
+
+    /// The owner's revocation changes with their proofs, as hand-over passes them on.
+    pub fn owner_revocations(&self, owner: &Owner) -> Result<Vec<Change>, StorageError> {
+        let conn = self.lock()?;
+        let Some(owner_id) = find_owner(&conn, owner)? else {
+            return Ok(Vec::new());
+        };
+        let mut stmt = conn.prepare_cached(
+            "SELECT op, hash, proof FROM journal WHERE owner = ?1 AND op IN (?2, ?3) ORDER BY id",
+        )?;
+        let mut rows = stmt.query(params![owner_id, OP_REVOKE, OP_UNREVOKE])?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            out.push(Change::Revocation {
+                token: row.get(1)?,
+                revoked: row.get::<_, i64>(0)? == OP_REVOKE,
+                proof: row.get(2)?,
+            });
+        }
+        Ok(out)
     }
 
     /// Journal entries after `after` (at most `limit`), with each store's message when it still
@@ -716,9 +1038,10 @@ impl Storage {
     ) -> Result<(Vec<JournalEntry>, bool), StorageError> {
         let conn = self.lock()?;
         let mut stmt = conn.prepare_cached(
-            "SELECT j.id, j.op, o.pubkey, j.hash, j.expiry, m.namespace, m.timestamp, m.data
+            "SELECT j.id, j.op, o.pubkey, j.hash, j.expiry, m.namespace, m.timestamp, m.data,
+                    m.proof, j.proof
              FROM journal j JOIN owners o ON o.id = j.owner
-             LEFT JOIN messages m ON m.hash = j.hash
+             LEFT JOIN messages m ON m.hash = j.hash AND j.op = 0
              WHERE j.id > ?1 ORDER BY j.id LIMIT ?2",
         )?;
         let mut rows = stmt.query(params![after, i64::try_from(limit + 1).unwrap_or(i64::MAX)])?;
@@ -733,61 +1056,124 @@ impl Storage {
                 .get::<_, Vec<u8>>(2)?
                 .try_into()
                 .map_err(|_| StorageError::Database(rusqlite::Error::InvalidQuery))?;
-            let hash = blob32(row, 3)?;
             let expiry = u64::try_from(row.get::<_, i64>(4)?).unwrap_or(0);
+            let proof: Option<String> = row.get(9)?;
             let change = match op {
+                OP_REVOKE | OP_UNREVOKE => Change::Revocation {
+                    token: row.get(3)?,
+                    revoked: op == OP_REVOKE,
+                    proof,
+                },
                 OP_STORE => match row.get::<_, Option<i16>>(5)? {
                     Some(namespace) => Change::Store(StoredMessage {
-                        hash,
+                        hash: blob32(row, 3)?,
                         namespace,
                         timestamp: u64::try_from(row.get::<_, i64>(6)?).unwrap_or(0),
                         expiry,
                         data: row.get(7)?,
+                        proof: row.get(8)?,
                     }),
                     // Deleted or expired since: a later entry says so, or it is gone anyway.
                     None => Change::Skip,
                 },
-                OP_DELETE => Change::Delete { hash, expiry },
-                _ => Change::Expire { hash, expiry },
+                OP_DELETE => Change::Delete {
+                    hash: blob32(row, 3)?,
+                    expiry,
+                    proof,
+                },
+                _ => Change::Expire {
+                    hash: blob32(row, 3)?,
+                    expiry,
+                    proof,
+                },
             };
             out.push(JournalEntry { id, owner, change });
         }
         Ok((out, false))
     }
 
-    /// Applies a peer's change. Stores and deletes are idempotent; a deleted hash stays deleted.
-    pub fn apply(&self, owner: &Owner, change: &Change, now: u64) -> Result<(), StorageError> {
+    /// Applies a peer's change that [`crate::replica::admit`] admitted. Stores and deletes are
+    /// idempotent; a deleted hash stays deleted.
+    pub fn apply(&self, owner: &Owner, change: Admitted, now: u64) -> Result<(), StorageError> {
         match change {
-            Change::Store(m) => self
-                .store(
-                    owner,
-                    m.namespace,
-                    &m.hash,
-                    m.timestamp,
-                    m.expiry,
-                    &m.data,
-                    false,
-                )
-                .map(|_| ()),
-            Change::Delete { hash, expiry } => {
-                self.delete_hashes(owner, std::slice::from_ref(hash))?;
-                let conn = self.lock()?;
-                conn.prepare_cached(
-                    "INSERT OR IGNORE INTO tombstones (hash, expiry) VALUES (?1, ?2)",
-                )?
-                .execute(params![hash.as_slice(), to_i64(*expiry)])?;
+            Admitted::Store(m) => {
+                let message = NewMessage {
+                    owner: *owner,
+                    namespace: m.namespace,
+                    hash: m.hash,
+                    timestamp: m.timestamp,
+                    expiry: m.expiry,
+                    replace_namespace: crate::rpc::is_public_outbox(m.namespace),
+                    data: m.data,
+                    proof: m.proof,
+                    source: Source::Peer,
+                };
+                self.store_many(vec![message])?
+                    .pop()
+                    .ok_or(StorageError::Poisoned)?
+                    .map(|_| ())
+            }
+            Admitted::Delete {
+                hash,
+                expiry,
+                proof,
+                range,
+            } => {
+                match range {
+                    // A range deletion: the message is held here and inside the range.
+                    Some((namespace, up_to)) => {
+                        self.delete_where(
+                            owner,
+                            Some(&proof),
+                            Some((namespace, up_to)),
+                            |tx, owner_id, deleted| {
+                                let mut stmt = tx.prepare_cached(
+                                    "DELETE FROM messages WHERE owner = ?1 AND hash = ?2
+                                     RETURNING namespace, hash, length(data), expiry",
+                                )?;
+                                collect_deleted(
+                                    stmt.query(params![owner_id, hash.as_slice()])?,
+                                    deleted,
+                                )?;
+                                Ok(())
+                            },
+                        )?;
+                    }
+                    // The owner named this hash: remember it even if it is not here yet.
+                    None => {
+                        self.delete_hashes(owner, std::slice::from_ref(&hash), Some(&proof))?;
+                        let conn = self.lock()?;
+                        conn.prepare_cached(
+                            "INSERT OR IGNORE INTO tombstones (hash, expiry) VALUES (?1, ?2)",
+                        )?
+                        .execute(params![hash.as_slice(), to_i64(expiry)])?;
+                    }
+                }
                 Ok(())
             }
-            Change::Expire { hash, expiry } => self
+            Admitted::Expire {
+                hash,
+                expiry,
+                mode,
+                proof,
+            } => self
                 .expire(
                     owner,
-                    std::slice::from_ref(hash),
-                    *expiry,
-                    ExpireMode::Set,
+                    std::slice::from_ref(&hash),
+                    expiry,
+                    mode,
                     now,
+                    Some(&proof),
                 )
                 .map(|_| ()),
-            Change::Skip => Ok(()),
+            Admitted::Revocation {
+                token,
+                revoked,
+                timestamp,
+                proof,
+            } => self
+                .set_revocations(owner, &[token], revoked, timestamp, Some(&proof))
+                .map(|_| ()),
         }
     }
 
@@ -809,11 +1195,12 @@ impl Storage {
         Ok(())
     }
 
-    /// The owners this node holds messages for.
+    /// The owners this node holds messages or revocations for.
     pub fn owners(&self) -> Result<Vec<Owner>, StorageError> {
         let conn = self.lock()?;
         let mut stmt = conn.prepare_cached(
-            "SELECT pubkey FROM owners WHERE id IN (SELECT DISTINCT owner FROM messages)",
+            "SELECT pubkey FROM owners WHERE id IN (SELECT DISTINCT owner FROM messages)
+             OR id IN (SELECT DISTINCT owner FROM revoked_subaccounts)",
         )?;
         let mut rows = stmt.query([])?;
         let mut out = Vec::new();
@@ -836,7 +1223,7 @@ impl Storage {
             return Ok(Vec::new());
         };
         let mut stmt = conn.prepare_cached(
-            "SELECT hash, namespace, timestamp, expiry, data FROM messages
+            "SELECT hash, namespace, timestamp, expiry, data, proof FROM messages
              WHERE owner = ?1 AND expiry > ?2 ORDER BY id",
         )?;
         let mut rows = stmt.query(params![owner_id, to_i64(now)])?;
@@ -847,13 +1234,17 @@ impl Storage {
         Ok(out)
     }
 
-    /// Drops an owner's messages after they were handed to the swarm that now owns them (no
-    /// tombstones: the messages live on there).
+    /// Drops an owner's messages and revocations after they were handed to the swarm that now
+    /// owns them (no tombstones: they live on there).
     pub fn hand_off(&self, owner: &Owner) -> Result<u64, StorageError> {
         let conn = self.lock()?;
         let Some(owner_id) = find_owner(&conn, owner)? else {
             return Ok(0);
         };
+        conn.prepare_cached("DELETE FROM revoked_subaccounts WHERE owner = ?1")?
+            .execute([owner_id])?;
+        conn.prepare_cached("UPDATE owners SET inbox_count = 0, inbox_bytes = 0 WHERE id = ?1")?
+            .execute([owner_id])?;
         let mut stmt =
             conn.prepare_cached("DELETE FROM messages WHERE owner = ?1 RETURNING length(data)")?;
         let mut rows = stmt.query([owner_id])?;
@@ -882,6 +1273,66 @@ impl Storage {
 const OP_STORE: i64 = 0;
 const OP_DELETE: i64 = 1;
 const OP_EXPIRE: i64 = 2;
+const OP_REVOKE: i64 = 3;
+const OP_UNREVOKE: i64 = 4;
+
+/// Who hands a message to this node, which decides the checks its store gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// The owner (or a delegate) signed the store: no quota applies.
+    Owner,
+    /// Anyone deposited it into a public inbox, at `now`: the account's quota and deposit
+    /// rate apply.
+    Deposit {
+        /// The node's time, for the rate bucket.
+        now: u64,
+    },
+    /// A swarm peer passed it on (catch-up or hand-over): range deletions apply, an outbox
+    /// keeps its newest message, and a deposit counts against the quota (the member that took
+    /// it from the client charged the rate).
+    Peer,
+}
+
+/// A peer's change, checked against its proof (by [`crate::replica::admit`]) and ready to apply.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Admitted {
+    /// Store this message.
+    Store(StoredMessage),
+    /// Delete this message.
+    Delete {
+        /// Its hash.
+        hash: Hash,
+        /// How long to remember the deletion.
+        expiry: u64,
+        /// The owner's request.
+        proof: String,
+        /// For a range deletion, the range (namespace, up to timestamp); `None` when the owner
+        /// named the hash itself.
+        range: Option<(Option<i16>, u64)>,
+    },
+    /// Move this message's expiry.
+    Expire {
+        /// Its hash.
+        hash: Hash,
+        /// The new expiry.
+        expiry: u64,
+        /// How it may move.
+        mode: ExpireMode,
+        /// The owner's request.
+        proof: String,
+    },
+    /// Revoke or allow again a subaccount token.
+    Revocation {
+        /// The token.
+        token: Vec<u8>,
+        /// Revoked or allowed.
+        revoked: bool,
+        /// The owner's signed timestamp.
+        timestamp: u64,
+        /// The owner's request.
+        proof: String,
+    },
+}
 
 /// A message to store.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -900,6 +1351,10 @@ pub struct NewMessage {
     pub data: Vec<u8>,
     /// Whether it replaces the owner's other messages in the namespace.
     pub replace_namespace: bool,
+    /// The owner's authorisation, kept with the message for swarm peers.
+    pub proof: Option<String>,
+    /// Who hands it to this node.
+    pub source: Source,
 }
 
 /// Where a queued store's outcome is left for its caller.
@@ -918,6 +1373,7 @@ fn store_one(
     store: &NewMessage,
     used: &mut u64,
     cap: u64,
+    quota: &AccountQuota,
 ) -> Result<(StoreOutcome, u64, u64), StorageError> {
     let exists = tx
         .prepare_cached("SELECT 1 FROM messages WHERE hash = ?1")?
@@ -932,33 +1388,51 @@ fn store_one(
     if exists || deleted {
         return Ok((StoreOutcome::AlreadyStored, 0, 0));
     }
+    if store.source == Source::Peer {
+        if let Some(owner_id) = find_owner(tx, &store.owner)? {
+            if range_deleted(tx, owner_id, store.namespace, store.timestamp)? {
+                return Ok((StoreOutcome::AlreadyStored, 0, 0));
+            }
+        }
+    }
     if used.saturating_add(store.data.len() as u64) > cap {
         return Err(StorageError::Full { used: *used, cap });
     }
     let owner_id = owner_id(tx, &store.owner)?;
+    let inbox = crate::rpc::is_public_inbox(store.namespace);
+    if inbox && store.proof.is_none() && store.source != Source::Owner {
+        charge_deposit(tx, owner_id, store, quota)?;
+    }
     let (mut removed_count, mut removed_bytes) = (0u64, 0u64);
     if store.replace_namespace {
+        if store.source == Source::Peer {
+            // Copies reach peers in any order: the newest message of an outbox wins.
+            let newer = tx
+                .prepare_cached(
+                    "SELECT 1 FROM messages WHERE owner = ?1 AND namespace = ?2 AND timestamp > ?3",
+                )?
+                .query_row(
+                    params![owner_id, store.namespace, to_i64(store.timestamp)],
+                    |_| Ok(()),
+                )
+                .optional()?
+                .is_some();
+            if newer {
+                return Ok((StoreOutcome::AlreadyStored, 0, 0));
+            }
+        }
         let mut stmt = tx.prepare_cached(
-            "DELETE FROM messages WHERE owner = ?1 AND namespace = ?2
-             RETURNING hash, expiry, length(data)",
+            "DELETE FROM messages WHERE owner = ?1 AND namespace = ?2 RETURNING length(data)",
         )?;
         let mut rows = stmt.query(params![owner_id, store.namespace])?;
-        let mut replaced = Vec::new();
         while let Some(row) = rows.next()? {
-            let old = blob32(row, 0)?;
-            let old_expiry = u64::try_from(row.get::<_, i64>(1)?).unwrap_or(0);
             removed_count += 1;
-            removed_bytes += u64::try_from(row.get::<_, i64>(2)?).unwrap_or(0);
-            replaced.push((old, old_expiry));
-        }
-        drop(rows);
-        for (old, old_expiry) in replaced {
-            journal(tx, OP_DELETE, owner_id, &old, old_expiry)?;
+            removed_bytes += u64::try_from(row.get::<_, i64>(0)?).unwrap_or(0);
         }
     }
     tx.prepare_cached(
-        "INSERT INTO messages (owner, namespace, hash, timestamp, expiry, data)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO messages (owner, namespace, hash, timestamp, expiry, data, proof)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?
     .execute(params![
         owner_id,
@@ -966,12 +1440,118 @@ fn store_one(
         store.hash.as_slice(),
         to_i64(store.timestamp),
         to_i64(store.expiry),
-        store.data
+        store.data,
+        store.proof,
     ])?;
-    journal(tx, OP_STORE, owner_id, &store.hash, store.expiry)?;
+    if inbox {
+        tx.prepare_cached(
+            "UPDATE owners SET inbox_count = inbox_count + 1, inbox_bytes = inbox_bytes + ?2
+             WHERE id = ?1",
+        )?
+        .execute(params![owner_id, to_i64(store.data.len() as u64)])?;
+    }
+    journal(tx, OP_STORE, owner_id, &store.hash, store.expiry, None)?;
     // Pages are what the cap counts; a 1 KiB message takes about its size plus index entries.
     *used = used.saturating_add(store.data.len() as u64);
     Ok((StoreOutcome::Stored, removed_count, removed_bytes))
+}
+
+/// Checks a deposit against the account's quota and, for a client's deposit, takes a token of
+/// its rate bucket (kept in the owner's row, so a restart does not refill it).
+fn charge_deposit(
+    tx: &Connection,
+    owner_id: i64,
+    store: &NewMessage,
+    quota: &AccountQuota,
+) -> Result<(), StorageError> {
+    let (count, bytes, tokens, updated): (i64, i64, Option<f64>, i64) = tx
+        .prepare_cached(
+            "SELECT inbox_count, inbox_bytes, deposit_tokens, deposit_updated
+             FROM owners WHERE id = ?1",
+        )?
+        .query_row([owner_id], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+        })?;
+    let (count, bytes) = (
+        u64::try_from(count).unwrap_or(0),
+        u64::try_from(bytes).unwrap_or(0),
+    );
+    if count >= quota.max_messages
+        || bytes.saturating_add(store.data.len() as u64) > quota.max_bytes
+    {
+        return Err(StorageError::InboxFull {
+            count,
+            bytes,
+            max_count: quota.max_messages,
+            max_bytes: quota.max_bytes,
+        });
+    }
+    let Source::Deposit { now } = store.source else {
+        return Ok(());
+    };
+    let elapsed_secs = now.saturating_sub(u64::try_from(updated).unwrap_or(0)) as f64 / 1000.0;
+    let available = (tokens.unwrap_or(quota.deposit_burst)
+        + elapsed_secs * quota.deposits_per_second)
+        .min(quota.deposit_burst);
+    if available < 1.0 {
+        return Err(StorageError::DepositRate {
+            per_second: quota.deposits_per_second,
+        });
+    }
+    tx.prepare_cached("UPDATE owners SET deposit_tokens = ?2, deposit_updated = ?3 WHERE id = ?1")?
+        .execute(params![owner_id, available - 1.0, to_i64(now)])?;
+    Ok(())
+}
+
+/// Whether a message in `namespace` timestamped `timestamp` lies in a range the owner deleted.
+fn range_deleted(
+    conn: &Connection,
+    owner_id: i64,
+    namespace: i16,
+    timestamp: u64,
+) -> Result<bool, StorageError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT 1 FROM range_tombstones WHERE owner = ?1 AND namespace IN (?2, ?3)
+             AND up_to >= ?4 LIMIT 1",
+        )?
+        .query_row(
+            params![owner_id, namespace, ALL_NAMESPACES, to_i64(timestamp)],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some())
+}
+
+/// Takes deleted public-inbox rows off the owner's inbox counters.
+fn uncount_inbox(
+    conn: &Connection,
+    owner_id: i64,
+    deleted: &[Deleted],
+) -> Result<(), StorageError> {
+    let (count, bytes) = deleted
+        .iter()
+        .filter(|row| crate::rpc::is_public_inbox(row.namespace))
+        .fold((0i64, 0i64), |(c, b), row| (c + 1, b + to_i64(row.bytes)));
+    if count > 0 {
+        subtract_inbox(conn, owner_id, count, bytes)?;
+    }
+    Ok(())
+}
+
+/// Takes `count` messages of `bytes` off an owner's inbox counters.
+fn subtract_inbox(
+    conn: &Connection,
+    owner_id: i64,
+    count: i64,
+    bytes: i64,
+) -> Result<(), StorageError> {
+    conn.prepare_cached(
+        "UPDATE owners SET inbox_count = max(inbox_count - ?2, 0),
+         inbox_bytes = max(inbox_bytes - ?3, 0) WHERE id = ?1",
+    )?
+    .execute(params![owner_id, count, bytes])?;
+    Ok(())
 }
 
 fn journal(
@@ -980,9 +1560,18 @@ fn journal(
     owner_id: i64,
     hash: &Hash,
     expiry: u64,
+    proof: Option<&str>,
 ) -> Result<(), StorageError> {
-    conn.prepare_cached("INSERT INTO journal (op, owner, hash, expiry) VALUES (?1, ?2, ?3, ?4)")?
-        .execute(params![op, owner_id, hash.as_slice(), to_i64(expiry)])?;
+    conn.prepare_cached(
+        "INSERT INTO journal (op, owner, hash, expiry, proof) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![
+        op,
+        owner_id,
+        hash.as_slice(),
+        to_i64(expiry),
+        proof
+    ])?;
     Ok(())
 }
 
@@ -1040,6 +1629,7 @@ fn read_message(row: &rusqlite::Row<'_>) -> Result<StoredMessage, StorageError> 
         timestamp: u64::try_from(row.get::<_, i64>(2)?).unwrap_or(0),
         expiry: u64::try_from(row.get::<_, i64>(3)?).unwrap_or(0),
         data: row.get(4)?,
+        proof: row.get(5)?,
     })
 }
 
@@ -1193,6 +1783,8 @@ mod test {
             expiry: 1000,
             data: vec![7; len],
             replace_namespace: false,
+            proof: None,
+            source: Source::Owner,
         };
         let outcomes = small
             .store_many(vec![
@@ -1256,24 +1848,31 @@ mod test {
             .unwrap();
         }
         assert_eq!(
-            s.delete_hashes(&BOB, &[[0; 32]]).unwrap(),
+            s.delete_hashes(&BOB, &[[0; 32]], None).unwrap(),
             Vec::<Hash>::new()
         );
         assert_eq!(
-            s.delete_hashes(&ALICE, &[[0; 32], [9; 32]]).unwrap(),
+            s.delete_hashes(&ALICE, &[[0; 32], [9; 32]], None).unwrap(),
             vec![[0; 32]]
         );
         assert_eq!(
-            s.delete_before(&ALICE, Some(1), 10).unwrap(),
+            s.delete_before(&ALICE, Some(1), 10, None).unwrap(),
             vec![(1, [1; 32])]
         );
         let out = s
-            .expire(&ALICE, &[[2; 32], [3; 32]], 2000, ExpireMode::Shorten, 0)
+            .expire(
+                &ALICE,
+                &[[2; 32], [3; 32]],
+                2000,
+                ExpireMode::Shorten,
+                0,
+                None,
+            )
             .unwrap();
         assert!(out.updated.is_empty());
         assert_eq!(out.unchanged.len(), 2);
         let out = s
-            .expire(&ALICE, &[[2; 32]], 2000, ExpireMode::Extend, 0)
+            .expire(&ALICE, &[[2; 32]], 2000, ExpireMode::Extend, 0, None)
             .unwrap();
         assert_eq!(out.updated, vec![[2; 32]]);
         assert_eq!(
@@ -1281,12 +1880,15 @@ mod test {
             vec![([2; 32], 2000), ([3; 32], 1000)]
         );
         assert_eq!(
-            s.expire_all(&ALICE, None, 1500).unwrap(),
+            s.expire_all(&ALICE, None, 1500, None).unwrap(),
             vec![(0, [2; 32])]
         );
         assert_eq!(s.sweep_expired(1000).unwrap(), 1);
         assert_eq!(s.message_count(), 1);
-        assert_eq!(s.delete_all(&ALICE, None).unwrap(), vec![(0, [2; 32])]);
+        assert_eq!(
+            s.delete_all(&ALICE, None, u64::MAX, None).unwrap(),
+            vec![(0, [2; 32])]
+        );
         assert_eq!(s.message_count(), 0);
         assert_eq!(s.message_bytes(), 0);
     }
@@ -1328,9 +1930,17 @@ mod test {
             .unwrap();
         a.store(&ALICE, -1, &[4; 32], 4, 1000, b"outbox 2", true)
             .unwrap();
-        a.delete_hashes(&ALICE, &[[1; 32]]).unwrap();
-        a.expire(&ALICE, &[[2; 32]], 900, ExpireMode::Set, 0)
+        a.delete_hashes(&ALICE, &[[1; 32]], Some("delete 1"))
             .unwrap();
+        a.expire(
+            &ALICE,
+            &[[2; 32]],
+            900,
+            ExpireMode::Set,
+            0,
+            Some("expire 2"),
+        )
+        .unwrap();
         let (entries, more) = a.changes_after(0, 100).unwrap();
         assert!(!more);
         let kinds: Vec<&str> = entries
@@ -1339,23 +1949,35 @@ mod test {
                 Change::Store(_) => "store",
                 Change::Delete { .. } => "delete",
                 Change::Expire { .. } => "expire",
+                Change::Revocation { .. } => "revocation",
                 Change::Skip => "skip",
             })
             .collect();
-        // The first store and the first outbox message are gone, so their stores are skipped.
+        // The first store and the first outbox message are gone, so their stores are skipped;
+        // the outbox replacement is not journalled (a peer's copy of the newer message
+        // replaces the older one there too).
         assert_eq!(
             kinds,
-            ["skip", "store", "skip", "delete", "store", "delete", "expire"]
+            ["skip", "store", "skip", "store", "delete", "expire"]
+        );
+        // Deletes and expiries carry the owner's request.
+        assert!(
+            matches!(&entries[4].change, Change::Delete { proof: Some(p), .. } if p == "delete 1")
+        );
+        assert!(
+            matches!(&entries[5].change, Change::Expire { proof: Some(p), .. } if p == "expire 2")
         );
         // Paging.
         let (page, more) = a.changes_after(0, 3).unwrap();
         assert_eq!((page.len(), more), (3, true));
-        assert!(a.changes_after(page[2].id, 100).unwrap().0.len() == 4);
+        assert!(a.changes_after(page[2].id, 100).unwrap().0.len() == 3);
 
         // A peer applying the journal ends identical, and stays so when it sees it twice.
         for _ in 0..2 {
             for entry in &entries {
-                b.apply(&entry.owner, &entry.change, 0).unwrap();
+                if let Some(change) = trusted(&entry.change) {
+                    b.apply(&entry.owner, change, 0).unwrap();
+                }
             }
         }
         let mine = |s: &Storage, ns| s.retrieve(&ALICE, ns, None, 10, usize::MAX, 0).unwrap().0;
@@ -1364,29 +1986,176 @@ mod test {
         // A deleted message arriving late is not stored again.
         b.apply(
             &ALICE,
-            &Change::Store(StoredMessage {
+            Admitted::Store(StoredMessage {
                 hash: [1; 32],
                 namespace: 0,
                 timestamp: 1,
                 expiry: 1000,
                 data: b"one".to_vec(),
+                proof: None,
             }),
             0,
         )
         .unwrap();
         assert_eq!(mine(&b, 0).len(), 1);
+        // An older outbox message arriving after a newer one does not replace it.
+        b.apply(
+            &ALICE,
+            Admitted::Store(StoredMessage {
+                hash: [3; 32],
+                namespace: -1,
+                timestamp: 3,
+                expiry: 1000,
+                data: b"outbox".to_vec(),
+                proof: None,
+            }),
+            0,
+        )
+        .unwrap();
+        assert_eq!(mine(&b, -1), mine(&a, -1));
         // Re-applying an expiry it already has journals nothing new (peers come to rest).
         let before = b.changes_after(0, 100).unwrap().0.len();
         b.apply(
             &ALICE,
-            &Change::Expire {
+            Admitted::Expire {
                 hash: [2; 32],
                 expiry: 900,
+                mode: ExpireMode::Set,
+                proof: "expire 2".into(),
             },
             0,
         )
         .unwrap();
         assert_eq!(b.changes_after(0, 100).unwrap().0.len(), before);
+    }
+
+    /// A journal entry as a change to apply, without the proof checks of `replica::admit`
+    /// (which has tests of its own): for the storage layer alone.
+    fn trusted(change: &Change) -> Option<Admitted> {
+        Some(match change.clone() {
+            Change::Store(m) => Admitted::Store(m),
+            Change::Delete {
+                hash,
+                expiry,
+                proof,
+            } => Admitted::Delete {
+                hash,
+                expiry,
+                proof: proof.unwrap_or_default(),
+                range: None,
+            },
+            Change::Expire {
+                hash,
+                expiry,
+                proof,
+            } => Admitted::Expire {
+                hash,
+                expiry,
+                mode: ExpireMode::Set,
+                proof: proof.unwrap_or_default(),
+            },
+            Change::Revocation { .. } | Change::Skip => return None,
+        })
+    }
+
+    #[test]
+    fn range_deletions_outlive_late_copies_and_quotas_hold() {
+        let (_dir, s) = open();
+        s.store(&ALICE, 0, &[1; 32], 100, 100_000, b"old", false)
+            .unwrap();
+        assert_eq!(
+            s.delete_all(&ALICE, Some(0), 150, Some("delete_all"))
+                .unwrap(),
+            vec![(0, [1; 32])]
+        );
+        let late = |hash: u8, timestamp: u64| NewMessage {
+            owner: ALICE,
+            namespace: 0,
+            hash: [hash; 32],
+            timestamp,
+            expiry: 100_000,
+            data: b"late".to_vec(),
+            replace_namespace: false,
+            proof: None,
+            source: Source::Peer,
+        };
+        // A peer's copy from inside the deleted range is dropped; a newer one is kept.
+        let outcomes = s.store_many(vec![late(2, 140), late(3, 160)]).unwrap();
+        assert!(matches!(outcomes[0], Ok(StoreOutcome::AlreadyStored)));
+        assert!(matches!(outcomes[1], Ok(StoreOutcome::Stored)));
+        assert!(s.range_deleted(&ALICE, 0, 150).unwrap());
+        assert!(!s.range_deleted(&ALICE, 0, 151).unwrap());
+
+        // Deposits stop at the quota; the owner's own signed writes and other accounts do not.
+        let dir = tempfile::tempdir().unwrap();
+        let q = Storage::open(&dir.path().join("q.sqlite"), 1 << 30, Durability::Normal)
+            .unwrap()
+            .with_quota(AccountQuota {
+                max_messages: 3,
+                max_bytes: 1 << 20,
+                deposits_per_second: 1000.0,
+                deposit_burst: 1000.0,
+            });
+        let deposit = |owner: Owner, hash: u8, source: Source| NewMessage {
+            owner,
+            namespace: 0,
+            hash: [hash; 32],
+            timestamp: 1,
+            expiry: 100_000,
+            data: vec![hash; 100],
+            replace_namespace: false,
+            proof: None,
+            source,
+        };
+        let now = Source::Deposit { now: 1 };
+        let outcomes = q
+            .store_many((1..=4).map(|i| deposit(ALICE, i, now)).collect())
+            .unwrap();
+        assert!(outcomes[..3]
+            .iter()
+            .all(|o| matches!(o, Ok(StoreOutcome::Stored))));
+        assert!(matches!(
+            outcomes[3],
+            Err(StorageError::InboxFull { count: 3, .. })
+        ));
+        assert!(matches!(
+            q.store_many(vec![deposit(ALICE, 5, Source::Peer)]).unwrap()[0],
+            Err(StorageError::InboxFull { .. })
+        ));
+        assert!(matches!(
+            q.store_many(vec![deposit(ALICE, 6, Source::Owner)])
+                .unwrap()[0],
+            Ok(StoreOutcome::Stored)
+        ));
+        assert!(matches!(
+            q.store_many(vec![deposit(BOB, 7, now)]).unwrap()[0],
+            Ok(StoreOutcome::Stored)
+        ));
+        // Deleting makes room again (the owner's own message counts as held too).
+        q.delete_hashes(&ALICE, &[[1; 32], [6; 32]], None).unwrap();
+        assert!(matches!(
+            q.store_many(vec![deposit(ALICE, 8, now)]).unwrap()[0],
+            Ok(StoreOutcome::Stored)
+        ));
+        // The rate: a burst of 2 at 1 a second.
+        let dir = tempfile::tempdir().unwrap();
+        let r = Storage::open(&dir.path().join("r.sqlite"), 1 << 30, Durability::Normal)
+            .unwrap()
+            .with_quota(AccountQuota {
+                max_messages: 100,
+                max_bytes: 1 << 20,
+                deposits_per_second: 1.0,
+                deposit_burst: 2.0,
+            });
+        let at = |hash: u8, now: u64| deposit(ALICE, hash, Source::Deposit { now });
+        let outcomes = r
+            .store_many(vec![at(1, 1000), at(2, 1000), at(3, 1000)])
+            .unwrap();
+        assert!(matches!(outcomes[2], Err(StorageError::DepositRate { .. })));
+        assert!(matches!(
+            r.store_many(vec![at(4, 2100)]).unwrap()[0],
+            Ok(StoreOutcome::Stored)
+        ));
     }
 
     #[test]
@@ -1404,12 +2173,32 @@ mod test {
         let token = vec![3u8; 36];
         assert!(!s.is_revoked(&ALICE, &token).unwrap());
         assert_eq!(
-            s.revoke(&ALICE, &[token.clone(), token.clone()]).unwrap(),
+            s.set_revocations(&ALICE, &[token.clone(), token.clone()], true, 10, None)
+                .unwrap(),
             1
         );
         assert!(s.is_revoked(&ALICE, &token).unwrap());
+        assert_eq!(s.revoked_at(&ALICE, &token).unwrap(), Some(10));
         assert!(!s.is_revoked(&BOB, &token).unwrap());
-        assert_eq!(s.unrevoke(&ALICE, std::slice::from_ref(&token)).unwrap(), 1);
+        let one = std::slice::from_ref(&token);
+        assert_eq!(s.set_revocations(&ALICE, one, false, 20, None).unwrap(), 1);
         assert!(!s.is_revoked(&ALICE, &token).unwrap());
+        // An older change arriving late (from a peer) does not undo a newer one.
+        assert_eq!(s.set_revocations(&ALICE, one, true, 15, None).unwrap(), 0);
+        assert!(!s.is_revoked(&ALICE, &token).unwrap());
+        // Only the latest change of a token stays in the journal.
+        assert_eq!(
+            s.set_revocations(&ALICE, one, true, 30, Some("r")).unwrap(),
+            1
+        );
+        let revocations = s.owner_revocations(&ALICE).unwrap();
+        assert_eq!(
+            revocations,
+            vec![Change::Revocation {
+                token: token.clone(),
+                revoked: true,
+                proof: Some("r".into())
+            }]
+        );
     }
 }

@@ -1,6 +1,12 @@
 //! Keeping a swarm's members identical: each node pulls its peers' journals (catch-up after
 //! downtime or a partition, and the full copy a newcomer needs), and hands accounts that moved to
 //! another swarm over to their new owners.
+//!
+//! Pulls go only to members of this node's swarm, and only changes for accounts that swarm owns
+//! are taken; pushes are taken only from a member of the account's current or recent swarm.
+//! Either way every change must pass [`crate::replica::admit`]: a peer can pass on what the
+//! owner asked for, nothing else. A refused change is skipped (and logged at debug), never
+//! retried for ever.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,14 +17,16 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use session_crypto::Ed25519PublicKey;
 use session_net::NodeAddress;
+use session_swarm::SignedNodeList;
 use tokio::sync::watch;
 
 use crate::auth::AccountKey;
 use crate::error::RpcError;
 use crate::network::{Network, Route};
 use crate::peer::Peers;
+use crate::replica;
 use crate::server::now_ms;
-use crate::storage::{Change, Hash, JournalEntry, Owner, Storage, StoredMessage};
+use crate::storage::{Change, Hash, JournalEntry, Owner, Storage, StorageError, StoredMessage};
 
 /// Path of the journal pull.
 pub const PULL_PATH: &str = "/swarm/v1/pull";
@@ -36,9 +44,9 @@ pub struct WireChange {
     pub id: i64,
     /// The account, 66 hex characters.
     pub owner: String,
-    /// `store`, `delete` or `expire`.
+    /// `store`, `delete`, `expire`, `revoke` or `unrevoke`.
     pub op: String,
-    /// The message hash, base64.
+    /// The message hash (or, for revocations, the token), base64.
     pub hash: String,
     /// The (new) expiry.
     pub expiry: u64,
@@ -51,15 +59,35 @@ pub struct WireChange {
     /// Data, base64 (stores only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<String>,
+    /// The owner's signed request behind the change (JSON text); absent only for deposits into
+    /// public inboxes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proof: Option<String>,
 }
 
 impl WireChange {
     fn encode(id: i64, owner: &Owner, change: &Change) -> Option<Self> {
         let owner = hex::encode(owner);
-        let (op, hash, expiry, store) = match change {
-            Change::Store(m) => ("store", m.hash, m.expiry, Some(m)),
-            Change::Delete { hash, expiry } => ("delete", *hash, *expiry, None),
-            Change::Expire { hash, expiry } => ("expire", *hash, *expiry, None),
+        let (op, hash, expiry, store, proof): (_, &[u8], _, _, _) = match change {
+            Change::Store(m) => ("store", &m.hash, m.expiry, Some(m), &m.proof),
+            Change::Delete {
+                hash,
+                expiry,
+                proof,
+            } => ("delete", hash, *expiry, None, proof),
+            Change::Expire {
+                hash,
+                expiry,
+                proof,
+            } => ("expire", hash, *expiry, None, proof),
+            Change::Revocation {
+                token,
+                revoked,
+                proof,
+            } => {
+                let op = if *revoked { "revoke" } else { "unrevoke" };
+                (op, token, 0, None, proof)
+            }
             Change::Skip => return None,
         };
         Some(Self {
@@ -71,11 +99,29 @@ impl WireChange {
             namespace: store.map(|m| m.namespace),
             timestamp: store.map(|m| m.timestamp),
             data: store.map(|m| STANDARD.encode(&m.data)),
+            proof: proof.clone(),
         })
     }
 
     fn decode(&self) -> Result<(Owner, Change), RpcError> {
         let owner = AccountKey::parse(&self.owner)?.0;
+        let proof = self.proof.clone();
+        if self.op == "revoke" || self.op == "unrevoke" {
+            let token = STANDARD
+                .decode(&self.hash)
+                .ok()
+                .filter(|t| t.len() == 36)
+                .ok_or_else(|| RpcError::bad_request("invalid token in change"))?;
+            let revoked = self.op == "revoke";
+            return Ok((
+                owner,
+                Change::Revocation {
+                    token,
+                    revoked,
+                    proof,
+                },
+            ));
+        }
         let hash: Hash = STANDARD
             .decode(&self.hash)
             .ok()
@@ -98,15 +144,18 @@ impl WireChange {
                     timestamp: self.timestamp.unwrap_or(0),
                     expiry: self.expiry,
                     data,
+                    proof,
                 })
             }
             "delete" => Change::Delete {
                 hash,
                 expiry: self.expiry,
+                proof,
             },
             "expire" => Change::Expire {
                 hash,
                 expiry: self.expiry,
+                proof,
             },
             other => {
                 return Err(RpcError::bad_request(format!(
@@ -136,6 +185,10 @@ struct PullResponse {
 #[derive(Serialize, Deserialize)]
 struct PushRequest {
     changes: Vec<WireChange>,
+    /// The earlier signed list by which the sender was in the accounts' swarm, for a receiver
+    /// that never held it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    list: Option<SignedNodeList>,
 }
 
 /// Answers a peer's pull: journal entries after its cursor for accounts its swarm owns.
@@ -185,33 +238,85 @@ pub fn serve_pull(
     .map_err(|_| RpcError::new(500, "internal error"))
 }
 
-/// Applies a peer's push of changes, all for accounts this node's swarm owns. When any is not
+/// Applies a hand-over push from `sender`: changes for accounts this node's swarm owns, sent by
+/// a member of each account's current or recent swarm. When any account is not this swarm's
 /// (this node may not have the newest list yet), nothing is applied and the answer is 421, so the
-/// sender keeps its copy and tries again.
-pub fn serve_push(storage: &Storage, network: &Network, body: &[u8]) -> Result<Value, RpcError> {
+/// sender keeps its copy and tries again. Changes that fail [`replica::admit`] are skipped and
+/// counted in the answer.
+pub fn serve_push(
+    storage: &Storage,
+    network: &Network,
+    sender: &Ed25519PublicKey,
+    body: &[u8],
+) -> Result<Value, RpcError> {
     let request: PushRequest = serde_json::from_slice(body)
         .map_err(|e| RpcError::bad_request(format!("invalid push: {e}")))?;
+    if let Some(list) = request.list {
+        network
+            .learn_earlier(list, now_ms())
+            .map_err(|e| RpcError::new(403, format!("hand-over list refused: {e}")))?;
+    }
     let changes = request
         .changes
         .iter()
         .map(WireChange::decode)
         .collect::<Result<Vec<_>, _>>()?;
     for (owner, _) in &changes {
-        let mut key = [0u8; 32];
-        key.copy_from_slice(&owner[1..]);
+        let key = account_key(owner);
         if network.route(&key) != Route::Local {
             return Err(RpcError::new(
                 421,
                 "an account in this push belongs to another swarm",
             ));
         }
+        if !network.in_account_swarm(sender, &key, true) {
+            return Err(RpcError::new(
+                403,
+                "the sender was not a member of the swarm of an account in this push",
+            ));
+        }
     }
-    for (owner, change) in &changes {
-        storage
-            .apply(owner, change, now_ms())
-            .map_err(RpcError::storage)?;
+    let (applied, refused) = apply_changes(storage, changes)?;
+    Ok(json!({"applied": applied, "refused": refused}))
+}
+
+/// Admits and applies changes one by one; returns how many were applied and refused. Only a
+/// failing database stops it.
+fn apply_changes(
+    storage: &Storage,
+    changes: Vec<(Owner, Change)>,
+) -> Result<(usize, usize), RpcError> {
+    let (mut applied, mut refused) = (0, 0);
+    for (owner, change) in changes {
+        let now = now_ms();
+        match replica::admit(storage, &owner, change, now) {
+            Ok(Some(admitted)) => match storage.apply(&owner, admitted, now) {
+                Ok(()) => applied += 1,
+                Err(
+                    e @ (StorageError::Full { .. }
+                    | StorageError::InboxFull { .. }
+                    | StorageError::DepositRate { .. }),
+                ) => {
+                    tracing::debug!(error = %e, "a peer's change does not fit");
+                    refused += 1;
+                }
+                Err(e) => return Err(RpcError::storage(e)),
+            },
+            Ok(None) => applied += 1,
+            Err(e) => {
+                tracing::debug!(error = %e, "refused a peer's change");
+                refused += 1;
+            }
+        }
     }
-    Ok(json!({"applied": changes.len()}))
+    Ok((applied, refused))
+}
+
+/// The 32 key bytes of an account (its swarm position comes from them).
+fn account_key(owner: &Owner) -> [u8; 32] {
+    let mut key = [0u8; 32];
+    key.copy_from_slice(&owner[1..]);
+    key
 }
 
 /// Pulls every swarm peer every `interval`, and hands accounts over after each list change.
@@ -244,7 +349,12 @@ pub async fn run(
 }
 
 /// Pulls one peer's journal from the saved cursor until it has nothing more.
-async fn pull_from(storage: &Arc<Storage>, network: &Network, peers: &Peers, peer: NodeAddress) {
+async fn pull_from(
+    storage: &Arc<Storage>,
+    network: &Arc<Network>,
+    peers: &Peers,
+    peer: NodeAddress,
+) {
     let key = *peer.key.as_bytes();
     let mut cursor = {
         let storage = storage.clone();
@@ -273,13 +383,18 @@ async fn pull_from(storage: &Arc<Storage>, network: &Network, peers: &Peers, pee
             tracing::warn!("malformed pull response from a peer");
             return;
         };
-        let storage = storage.clone();
+        let (storage, network) = (storage.clone(), network.clone());
         let applied = tokio::task::spawn_blocking(move || -> Result<(i64, bool), RpcError> {
-            for change in &page.changes {
-                let (owner, change) = change.decode()?;
-                storage
-                    .apply(&owner, &change, now_ms())
-                    .map_err(RpcError::storage)?;
+            // Only accounts this swarm owns; a malformed entry is skipped like a refused one.
+            let changes: Vec<(Owner, Change)> = page
+                .changes
+                .iter()
+                .filter_map(|change| change.decode().ok())
+                .filter(|(owner, _)| network.route(&account_key(owner)) == Route::Local)
+                .collect();
+            let (_, refused) = apply_changes(&storage, changes)?;
+            if refused > 0 {
+                tracing::debug!(refused, "refused changes in a peer's journal");
             }
             storage
                 .set_cursor(&key, page.next)
@@ -315,17 +430,25 @@ async fn hand_off(storage: &Arc<Storage>, network: &Network, peers: &Peers) -> b
     };
     let mut done = true;
     for owner in owners {
-        let mut key = [0u8; 32];
-        key.copy_from_slice(&owner[1..]);
+        let key = account_key(&owner);
         if network.route(&key) == Route::Local {
             continue;
         }
-        let messages = {
+        let changes = {
             let storage = storage.clone();
-            match tokio::task::spawn_blocking(move || storage.owner_messages(&owner, now_ms()))
-                .await
-            {
-                Ok(Ok(m)) => m,
+            let held = tokio::task::spawn_blocking(move || -> Result<Vec<Change>, StorageError> {
+                let mut changes = storage.owner_revocations(&owner)?;
+                changes.extend(
+                    storage
+                        .owner_messages(&owner, now_ms())?
+                        .into_iter()
+                        .map(Change::Store),
+                );
+                Ok(changes)
+            })
+            .await;
+            match held {
+                Ok(Ok(changes)) => changes,
                 _ => {
                     done = false;
                     continue;
@@ -333,13 +456,18 @@ async fn hand_off(storage: &Arc<Storage>, network: &Network, peers: &Peers) -> b
             }
         };
         let mut delivered = true;
+        let list = network.earlier_membership(&key);
         for member in network.owners_of(&key) {
-            for chunk in messages.chunks(PUSH_BATCH) {
+            for chunk in changes.chunks(PUSH_BATCH) {
                 let changes: Vec<WireChange> = chunk
                     .iter()
-                    .filter_map(|m| WireChange::encode(0, &owner, &Change::Store(m.clone())))
+                    .filter_map(|change| WireChange::encode(0, &owner, change))
                     .collect();
-                let body = serde_json::to_vec(&json!({"changes": changes})).unwrap_or_default();
+                let push = PushRequest {
+                    changes,
+                    list: list.clone(),
+                };
+                let body = serde_json::to_vec(&push).unwrap_or_default();
                 match peers.post(member, PUSH_PATH, body).await {
                     Ok(r) if r.status == 200 => {}
                     _ => delivered = false,
@@ -350,7 +478,7 @@ async fn hand_off(storage: &Arc<Storage>, network: &Network, peers: &Peers) -> b
             let storage = storage.clone();
             let _ = tokio::task::spawn_blocking(move || storage.hand_off(&owner)).await;
             tracing::debug!(
-                messages = messages.len(),
+                changes = changes.len(),
                 "handed an account over to its new swarm"
             );
         } else {

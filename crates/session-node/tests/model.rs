@@ -221,6 +221,7 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                     expiry,
                     shorten: false,
                     extend: false,
+                    timestamp: None,
                     auth: Auth::signed_by(
                         keys,
                         format!("expire{expiry}{}", target.hash).as_bytes(),

@@ -18,6 +18,7 @@ use session_net::NodeAddress;
 use session_node::config::SeedNode;
 use session_node::network::NODE_LIST_FILE;
 use session_node::server::NODE_LIST_PUSH_PATH;
+use session_node::storage::AccountQuota;
 use session_node::{NodeConfig, RunningNode};
 use session_swarm::{assign, Assignment, NodeEntry, NodeList, SwarmConfig};
 
@@ -92,6 +93,10 @@ pub struct TestnetConfig {
     pub observe_privacy: bool,
     /// In this process or in child processes.
     pub runner: NodeRunner,
+    /// What others may deposit into one account. Test networks lift it (as they lift the
+    /// per-IP rate limit) so that load tests measure the network, not the limit; attack tests
+    /// set [`AccountQuota::default`], what real nodes use.
+    pub account_quota: AccountQuota,
 }
 
 impl Default for TestnetConfig {
@@ -106,6 +111,12 @@ impl Default for TestnetConfig {
             base_dir: None,
             observe_privacy: false,
             runner: NodeRunner::InProcess,
+            account_quota: AccountQuota {
+                max_messages: 1_000_000,
+                max_bytes: 1 << 40,
+                deposits_per_second: 1_000_000.0,
+                deposit_burst: 1_000_000.0,
+            },
         }
     }
 }
@@ -281,6 +292,7 @@ impl Testnet {
         config.listen = slot.addr;
         config.rate_limit.requests_per_second = 1_000_000.0;
         config.rate_limit.burst = 1_000_000.0;
+        config.account_quota = self.config.account_quota;
         config.sweep_interval_secs = 1;
         config.registry_key = Some(self.registry.ed25519_public().to_string());
         config.seed_nodes = self

@@ -215,6 +215,7 @@ async fn deletes_and_expiries_replicate() {
         expiry,
         shorten: false,
         extend: false,
+        timestamp: None,
         auth: session_wire::rpc::Auth::signed_by(
             &account.keys,
             format!("expire{expiry}{h2}").as_bytes(),

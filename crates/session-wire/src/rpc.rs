@@ -296,6 +296,11 @@ pub struct DeleteBeforeParams {
     pub namespace: Option<NamespaceSelector>,
     /// Delete messages with timestamps at or before this, in Unix milliseconds.
     pub before: u64,
+    /// When the request was signed (Unix milliseconds). The reference's form has none; with
+    /// it, the signature covers it and a node accepts the request only within the signature
+    /// window, so a captured request cannot be replayed later.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<u64>,
     /// Authentication.
     #[serde(flatten)]
     pub auth: Auth,
@@ -316,6 +321,10 @@ pub struct ExpireParams {
     /// Only extend expiries.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub extend: bool,
+    /// When the request was signed (Unix milliseconds); as for `delete_before`, optional, and
+    /// when given it is signed and checked against the signature window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<u64>,
     /// Authentication.
     #[serde(flatten)]
     pub auth: Auth,
@@ -774,6 +783,78 @@ impl StoreParams {
         let text = format!("store{}{timestamp}", namespace_signature_text(namespace));
         self.auth = Auth::signed_by(keys, text.as_bytes());
         self
+    }
+}
+
+impl ExpireParams {
+    /// What the owner signs: `"expire" || ("shorten"|"extend"|"") || expiry || hashes...`,
+    /// followed by the signing timestamp in the timestamped form.
+    pub fn signature_text(&self) -> String {
+        let mode = if self.shorten {
+            "shorten"
+        } else if self.extend {
+            "extend"
+        } else {
+            ""
+        };
+        let mut text = format!("expire{mode}{}{}", self.expiry, self.messages.concat());
+        if let Some(timestamp) = self.timestamp {
+            text.push_str(&timestamp.to_string());
+        }
+        text
+    }
+
+    /// A timestamped `expire` of `messages` to `expiry`, signed by the owner at `timestamp`
+    /// (`shorten`/`extend` restrict which way an expiry may move).
+    pub fn signed(
+        keys: &session_crypto::IdentityKeyPair,
+        messages: Vec<String>,
+        expiry: u64,
+        (shorten, extend): (bool, bool),
+        timestamp: u64,
+    ) -> Self {
+        let mut params = Self {
+            pubkey: keys.account_id().to_string(),
+            messages,
+            expiry,
+            shorten,
+            extend,
+            timestamp: Some(timestamp),
+            auth: Auth::default(),
+        };
+        params.auth = Auth::signed_by(keys, params.signature_text().as_bytes());
+        params
+    }
+}
+
+impl DeleteBeforeParams {
+    /// What the owner signs: `"delete_before" || namespace || before`, followed by the signing
+    /// timestamp in the timestamped form.
+    pub fn signature_text(&self) -> String {
+        let selector = self.namespace.unwrap_or(NamespaceSelector::One(0));
+        let mut text = format!("delete_before{}{}", selector.signature_text(), self.before);
+        if let Some(timestamp) = self.timestamp {
+            text.push_str(&timestamp.to_string());
+        }
+        text
+    }
+
+    /// A timestamped `delete_before` signed by the owner at `timestamp`.
+    pub fn signed(
+        keys: &session_crypto::IdentityKeyPair,
+        namespace: NamespaceSelector,
+        before: u64,
+        timestamp: u64,
+    ) -> Self {
+        let mut params = Self {
+            pubkey: keys.account_id().to_string(),
+            namespace: Some(namespace),
+            before,
+            timestamp: Some(timestamp),
+            auth: Auth::default(),
+        };
+        params.auth = Auth::signed_by(keys, params.signature_text().as_bytes());
+        params
     }
 }
 
