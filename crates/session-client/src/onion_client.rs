@@ -9,7 +9,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde_json::Value;
 use session_crypto::{AccountId, Ed25519PublicKey, HopCipher, OsRng};
 use session_net::{Connection, ConnectionPool, NetError, NodeAddress};
-use session_swarm::{NodeList, NodeListError, SignedNodeList};
+use session_swarm::{NodeList, NodeListError, SignedNodeList, MAX_FIRST_LIST_AGE_MS};
 use session_wire::onion::{build_onion, open_reply, Hop};
 use session_wire::rpc::Request;
 
@@ -215,13 +215,29 @@ impl OnionClient {
     fn read_cache(&self) -> Option<SignedNodeList> {
         let bytes = std::fs::read(self.config.cache_file.as_ref()?).ok()?;
         let signed: SignedNodeList = serde_json::from_slice(&bytes).ok()?;
-        signed.verify(&self.config.registry_key, None).ok()?;
+        // A cache older than a first list may be is not used: the seeds are asked instead.
+        signed
+            .verify_first(
+                &self.config.registry_key,
+                self.now_ms(),
+                MAX_FIRST_LIST_AGE_MS,
+            )
+            .ok()?;
         Some(signed)
     }
 
     fn adopt(&self, signed: SignedNodeList) -> Result<(), ClientError> {
         let held = self.list().map(|l| l.version);
-        let list = match signed.verify(&self.config.registry_key, held) {
+        let verified = match held {
+            Some(_) => signed.verify(&self.config.registry_key, held),
+            // A client with no list takes only a recent one (an old one may be a replay).
+            None => signed.verify_first(
+                &self.config.registry_key,
+                self.now_ms(),
+                MAX_FIRST_LIST_AGE_MS,
+            ),
+        };
+        let list = match verified {
             Ok(list) => list,
             Err(NodeListError::Stale { .. }) => return Ok(()),
             Err(e) => return Err(e.into()),

@@ -58,6 +58,16 @@ impl Network {
             let text = std::fs::read(&path).ok()?;
             let signed: SignedNodeList = serde_json::from_slice(&text).ok()?;
             let list = signed.verify(&key, None).ok()?;
+            // The node's own newest list is used whatever its age (a newer one from the seeds
+            // replaces it at once); an old one is worth a word to the operator.
+            let age_ms = crate::server::now_ms().saturating_sub(list.issued_ms);
+            if age_ms > session_swarm::MAX_FIRST_LIST_AGE_MS {
+                tracing::warn!(
+                    age_days = age_ms / (24 * 3600 * 1000),
+                    version = list.version,
+                    "the saved node list is old; waiting for a newer one from the seed nodes"
+                );
+            }
             Some((Arc::new(list), signed))
         });
         let version = saved.as_ref().map_or(0, |(l, _)| l.version);
@@ -95,7 +105,16 @@ impl Network {
             .write()
             .map_err(|_| NodeListError::Invalid("node list lock poisoned".into()))?;
         let held = current.as_ref().map(|(l, _)| l.version);
-        let list = signed.verify(&registry, held)?;
+        // A node with no list takes only a recent one as its first: an old list replayed to a
+        // fresh node could point it at nodes long gone. With a list held, any newer one wins.
+        let list = match held {
+            Some(_) => signed.verify(&registry, held)?,
+            None => signed.verify_first(
+                &registry,
+                crate::server::now_ms(),
+                session_swarm::MAX_FIRST_LIST_AGE_MS,
+            )?,
+        };
         let version = list.version;
         if let Ok(bytes) = serde_json::to_vec(&signed) {
             let temp = self.path.with_extension("tmp");

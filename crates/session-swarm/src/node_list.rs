@@ -92,7 +92,24 @@ pub enum NodeListError {
     /// Malformed: bad encoding, bad keys, or an assignment that is not a partition.
     #[error("invalid node list: {0}")]
     Invalid(String),
+    /// Older than anyone without a list should trust: it may be a replay of a list from long
+    /// ago, whose nodes are gone or were taken over.
+    #[error(
+        "node list too old: issued {age_days} days ago, the limit for a first list is \
+         {max_days} days (the network's registry has not issued a newer one, or an old list is \
+         being replayed)"
+    )]
+    TooOld {
+        /// Its age in days.
+        age_days: u64,
+        /// The limit in days.
+        max_days: u64,
+    },
 }
+
+/// Oldest list (by its issue time) that a node or client holding no list accepts as its first:
+/// with a list held, a newer version is always accepted whatever its age.
+pub const MAX_FIRST_LIST_AGE_MS: u64 = 30 * 24 * 3600 * 1000;
 
 impl NodeList {
     /// A list for `nodes`, with swarms assigned from `assignment`.
@@ -247,11 +264,62 @@ impl SignedNodeList {
         list.validate()?;
         Ok(list)
     }
+
+    /// [`verify`](Self::verify) for a holder with no list yet (a fresh node, a client whose
+    /// cache is empty or unusable): the list must also have been issued at most `max_age_ms`
+    /// before `now_ms`.
+    pub fn verify_first(
+        &self,
+        registry: &Ed25519PublicKey,
+        now_ms: u64,
+        max_age_ms: u64,
+    ) -> Result<NodeList, NodeListError> {
+        let list = self.verify(registry, None)?;
+        let age = now_ms.saturating_sub(list.issued_ms);
+        if age > max_age_ms {
+            const DAY_MS: u64 = 24 * 3600 * 1000;
+            return Err(NodeListError::TooOld {
+                age_days: age / DAY_MS,
+                max_days: max_age_ms / DAY_MS,
+            });
+        }
+        Ok(list)
+    }
 }
 
 #[cfg(test)]
 mod test {
     use super::*;
+
+    #[test]
+    fn a_first_list_must_be_recent() {
+        let registry = Ed25519Seed::from_bytes([9; 32]).key_pair();
+        let day = 24 * 3600 * 1000;
+        let now = 100 * day;
+        let list = NodeList::new(
+            1,
+            now - 31 * day,
+            Vec::new(),
+            &assign(&Assignment::default(), &[], SwarmConfig::REFERENCE),
+        );
+        let signed = list.sign(&registry);
+        assert_eq!(
+            signed.verify_first(&registry.ed25519_public(), now, MAX_FIRST_LIST_AGE_MS),
+            Err(NodeListError::TooOld {
+                age_days: 31,
+                max_days: 30
+            })
+        );
+        // Held lists are replaced by newer versions whatever their age.
+        assert!(signed.verify(&registry.ed25519_public(), Some(0)).is_ok());
+        assert!(signed
+            .verify_first(
+                &registry.ed25519_public(),
+                now - 2 * day,
+                MAX_FIRST_LIST_AGE_MS
+            )
+            .is_ok());
+    }
     use crate::{assign, SwarmConfig};
     use session_crypto::Ed25519Seed;
 

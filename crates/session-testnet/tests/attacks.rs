@@ -632,3 +632,119 @@ impl Tally {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_old_node_list_is_not_taken_as_a_first_list() {
+    use session_swarm::{assign, Assignment, NodeList};
+    let day = 24 * 3600 * 1000;
+    // A fresh node (no list yet) of a network whose registry key we hold.
+    let registry = session_crypto::Ed25519Seed::from_bytes([33; 32]).key_pair();
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = session_node::NodeConfig::with_data_dir(dir.path());
+    config.listen = "127.0.0.1:0".parse().unwrap();
+    config.registry_key = Some(registry.ed25519_public().to_string());
+    config.log = "warn".into();
+    let node = session_node::RunningNode::start(config).await.unwrap();
+    let address = NodeAddress {
+        addr: node.https_addr,
+        key: node.public_key,
+    };
+    let list_issued = |version: u64, issued: u64| {
+        let assignment = assign(&Assignment::default(), &[], SwarmConfig::REFERENCE);
+        serde_json::to_vec(&NodeList::new(version, issued, Vec::new(), &assignment).sign(&registry))
+            .unwrap()
+    };
+    let push = |body: Vec<u8>| async move {
+        let response = session_net::post_once(
+            address,
+            session_node::server::NODE_LIST_PUSH_PATH,
+            body,
+            Duration::from_secs(10),
+        )
+        .await
+        .unwrap();
+        (
+            response.status,
+            String::from_utf8_lossy(&response.body).into_owned(),
+        )
+    };
+    // A validly signed list from 40 days ago, replayed: refused, with the reason.
+    let (status, text) = push(list_issued(7, now_ms() - 40 * day)).await;
+    assert_eq!(status, 400, "{text}");
+    assert!(text.contains("node list too old"), "{text}");
+    assert!(node.network().list().is_none());
+    // A recent one is taken; after that, any newer version replaces it, whatever its age.
+    assert_eq!(push(list_issued(8, now_ms() - day)).await.0, 200);
+    assert_eq!(push(list_issued(9, now_ms() - 40 * day)).await.0, 200);
+    assert_eq!(node.network().list().unwrap().version, 9);
+    node.shutdown().await;
+
+    // A client whose clock is 31 days past the network's list (as a client fed an old list
+    // sees it) refuses it and says why; one 29 days past still connects.
+    let net = Testnet::start(TestnetConfig::default()).await.unwrap();
+    for (days, works) in [(31u64, false), (29, true)] {
+        let mut client = net.client_config();
+        client.clock = Arc::new(move || now_ms() + days * day);
+        match session_client::OnionClient::connect(client).await {
+            Ok(_) => assert!(works, "a list {days} days old was taken"),
+            Err(e) => {
+                assert!(!works, "{days} days: {e}");
+                assert!(e.to_string().contains("node list too old"), "{e}");
+            }
+        }
+    }
+    net.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timestamped_expire_and_delete_before_cannot_be_replayed_later() {
+    use session_wire::rpc::{DeleteBeforeParams, ExpireParams, NamespaceSelector};
+    let net = Testnet::start(TestnetConfig::default()).await.unwrap();
+    let pool = ConnectionPool::new();
+    let owner = TestAccount::from_byte(71);
+    let node = net
+        .address(net.swarm_members_for(&owner.swarm_key())[0])
+        .unwrap();
+    let (hash, _) = store(&pool, node, &owner, b"expire me").await;
+    let later = now_ms() + 600_000;
+    // Captured a minute and more ago: refused, though the signature is the owner's.
+    let stale = ExpireParams::signed(
+        &owner.keys,
+        vec![hash.clone()],
+        later,
+        (false, false),
+        now_ms() - 61_000,
+    );
+    let (status, body) = call(&pool, node, &Request::Expire(stale)).await.unwrap();
+    assert_eq!(status, 406, "{body}");
+    let fresh = ExpireParams::signed(
+        &owner.keys,
+        vec![hash.clone()],
+        later,
+        (false, false),
+        now_ms(),
+    );
+    let (status, body) = call(&pool, node, &Request::Expire(fresh)).await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(held(&pool, node, &owner, 0).await, vec![(hash, later)]);
+
+    let before = now_ms();
+    let stale = DeleteBeforeParams::signed(
+        &owner.keys,
+        NamespaceSelector::One(0),
+        before,
+        before - 61_000,
+    );
+    let (status, body) = call(&pool, node, &Request::DeleteBefore(stale))
+        .await
+        .unwrap();
+    assert_eq!(status, 406, "{body}");
+    let fresh =
+        DeleteBeforeParams::signed(&owner.keys, NamespaceSelector::One(0), before, now_ms());
+    let (status, body) = call(&pool, node, &Request::DeleteBefore(fresh))
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert!(held(&pool, node, &owner, 0).await.is_empty());
+    net.shutdown().await;
+}
