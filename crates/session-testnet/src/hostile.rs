@@ -1,7 +1,9 @@
 //! Hostile input at the network edge: random and mutated requests (storage RPC JSON, onion
 //! frames with valid and invalid layers, oversized and truncated bodies, slow-loris connections,
 //! bytes that are not TLS) against a live node for a bounded time, while a well-behaved client
-//! stores and reads in parallel and must get correct answers throughout.
+//! stores and reads in parallel and must get correct answers throughout. In the background another
+//! listed node forges replication for the accounts it holds (see [`crate::attack_load`]) and one
+//! client floods one inbox.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -19,6 +21,7 @@ use session_wire::rpc::{Request, RetrieveParams};
 use tokio::io::AsyncWriteExt as _;
 use tokio::net::TcpStream;
 
+use crate::attack_load::{FloodReport, ForgeReport};
 use crate::client::TestAccount;
 use crate::procfs::{is_alive, resident_bytes};
 use crate::{now_ms, random_below, Testnet, TestnetError};
@@ -48,6 +51,10 @@ pub struct HostileReport {
     pub node_alive: bool,
     /// How long the attack lasted.
     pub elapsed: Duration,
+    /// What the node forging replication achieved (nothing may be applied).
+    pub forge: ForgeReport,
+    /// What flooding one inbox achieved.
+    pub flood: FloodReport,
 }
 
 impl fmt::Display for HostileReport {
@@ -91,12 +98,31 @@ impl fmt::Display for HostileReport {
             self.start_rss as f64 / 1e6,
             self.peak_rss as f64 / 1e6
         )?;
-        write!(
+        writeln!(
             f,
             "| node restarts needed | {} |",
             if self.node_alive { 0 } else { 1 }
-        )
+        )?;
+        write_attack_rows(f, &self.forge, &self.flood)
     }
+}
+
+/// The rows of the background attacks, shared by the hostile and soak reports.
+pub(crate) fn write_attack_rows(
+    f: &mut fmt::Formatter<'_>,
+    forge: &ForgeReport,
+    flood: &FloodReport,
+) -> fmt::Result {
+    writeln!(
+        f,
+        "| forged replication: pushes / refused whole / changes refused / changes applied (must be 0) / failed | {} / {} / {} / {} / {} |",
+        forge.pushes, forge.refused_pushes, forge.refused_changes, forge.applied_changes, forge.failed
+    )?;
+    write!(
+        f,
+        "| inbox flood: deposits sent / stored / rate-limited (429) / inbox full (507) / failed | {} / {} / {} / {} / {} |",
+        flood.sent, flood.stored, flood.rate_limited, flood.inbox_full, flood.failed
+    )
 }
 
 #[derive(Default)]
@@ -159,6 +185,14 @@ pub async fn run(
     let good_ok = Arc::new(AtomicU64::new(0));
     let good_failed = Arc::new(AtomicU64::new(0));
     let good_worst = Arc::new(Mutex::new(Duration::ZERO));
+    let forger = crate::attack_load::forger(net, (target + 1) % net.addresses().len())?;
+    let forging = tokio::spawn(forger.run(Duration::from_millis(100), stop.clone()));
+    let flooding = tokio::spawn(crate::attack_load::flood_inbox(
+        node,
+        TestAccount::from_byte(249),
+        1024,
+        stop.clone(),
+    ));
     let good = {
         let (stop, ok, failed, worst) = (
             stop.clone(),
@@ -178,6 +212,8 @@ pub async fn run(
         let _ = task.await;
     }
     let _ = good.await;
+    report.forge = forging.await.unwrap_or_default();
+    report.flood = flooding.await.unwrap_or_default();
     report.peak_rss = report.peak_rss.max(resident(pid));
     report.node_alive = is_alive(pid) && Connection::open(node, TIMEOUT).await.is_ok();
     report.sent = tally.sent.lock().map(|s| s.clone()).unwrap_or_default();

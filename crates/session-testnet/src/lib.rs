@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod attack_load;
 pub mod client;
 pub mod hostile;
 pub mod procfs;

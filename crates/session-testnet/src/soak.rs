@@ -1,6 +1,8 @@
 //! The soak test: clients message each other through onion paths at a steady rate while a chaos
-//! loop crashes, restarts and pauses nodes and skews one client's clock. At the end every message
-//! a swarm member acknowledged must have reached its recipient exactly once.
+//! loop crashes, restarts and pauses nodes and skews one client's clock, one listed node forges
+//! replication and one client floods an inbox (see [`crate::attack_load`]; nodes keep the real
+//! per-account quota). At the end every message a swarm member acknowledged must have reached
+//! its recipient exactly once, and no forged change may have been applied.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -11,6 +13,7 @@ use std::time::{Duration, Instant};
 use session_client::{MessageState, Messenger};
 use session_crypto::AccountId;
 
+use crate::attack_load::{FloodReport, ForgeReport};
 use crate::{now_ms, random_below, NodeRunner, Testnet, TestnetConfig, TestnetError};
 
 /// How to soak.
@@ -77,6 +80,10 @@ pub struct SoakReport {
     pub median_delay: Duration,
     /// How long the whole run took, final delivery included.
     pub elapsed: Duration,
+    /// What the node forging replication achieved (nothing may be applied).
+    pub forge: ForgeReport,
+    /// What flooding one inbox achieved.
+    pub flood: FloodReport,
 }
 
 impl fmt::Display for SoakReport {
@@ -108,7 +115,8 @@ impl fmt::Display for SoakReport {
             self.median_delay.as_secs_f64(),
             self.worst_delay.as_secs_f64()
         )?;
-        write!(f, "| run time | {:.0} s |", self.elapsed.as_secs_f64())
+        writeln!(f, "| run time | {:.0} s |", self.elapsed.as_secs_f64())?;
+        crate::hostile::write_attack_rows(f, &self.forge, &self.flood)
     }
 }
 
@@ -157,6 +165,7 @@ pub async fn run(config: SoakConfig) -> Result<SoakReport, SoakError> {
         nodes: config.nodes,
         runner: config.runner.clone(),
         base_dir: Some(work.path().join("network")),
+        account_quota: session_node::storage::AccountQuota::default(),
         ..TestnetConfig::default()
     })
     .await?;
@@ -191,12 +200,33 @@ pub async fn run(config: SoakConfig) -> Result<SoakReport, SoakError> {
         )));
     }
 
+    let stop_attacks = Arc::new(AtomicBool::new(false));
+    let forging = tokio::spawn(
+        crate::attack_load::forger(&net, config.nodes - 1)?
+            .run(Duration::from_millis(200), stop_attacks.clone()),
+    );
+    let victim = crate::client::TestAccount::from_byte(249);
+    let flood_node = net
+        .swarm_members_for(&victim.swarm_key())
+        .first()
+        .and_then(|&i| net.address(i))
+        .ok_or(TestnetError::NoSuchNode(0))?;
+    let flooding = tokio::spawn(crate::attack_load::flood_inbox(
+        flood_node,
+        victim,
+        1024,
+        stop_attacks.clone(),
+    ));
+
     let mut report = SoakReport::default();
     chaos(&mut net, &config, &skew_ms, &mut report).await;
     sending.store(false, Ordering::Relaxed);
+    stop_attacks.store(true, Ordering::Relaxed);
     for task in senders {
         let _ = task.await;
     }
+    report.forge = forging.await.unwrap_or_default();
+    report.flood = flooding.await.unwrap_or_default();
 
     // Heal: every node back, the clock right, failed sends retried, then poll until quiet.
     for index in 0..config.nodes {

@@ -1,11 +1,14 @@
 //! The CI version of the hostile-input run: 20 s (HOSTILE_SECS to change) of random and mutated
 //! requests, bad bodies, non-TLS bytes and slow-loris connections against one node process,
 //! while a well-behaved client stores and reads. The node must stay up, keep its memory bounded
-//! and answer the well-behaved client correctly every time.
+//! and answer the well-behaved client correctly every time, while another node forges
+//! replication (none of it may be applied) and a client floods one inbox (held to its quota and
+//! rate, with the real nodes' defaults).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::time::Duration;
 
+use session_node::storage::AccountQuota;
 use session_testnet::{hostile, NodeRunner, Testnet, TestnetConfig};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -20,6 +23,7 @@ async fn a_node_under_hostile_input_keeps_serving() {
             program: env!("CARGO_BIN_EXE_testnet-node").into(),
             args: Vec::new(),
         },
+        account_quota: AccountQuota::default(),
         ..TestnetConfig::default()
     })
     .await
@@ -40,4 +44,17 @@ async fn a_node_under_hostile_input_keeps_serving() {
         "too little was sent:\n{report}"
     );
     assert!(report.peak_rss < 512 << 20, "memory not bounded:\n{report}");
+    assert_eq!(
+        report.forge.applied_changes, 0,
+        "a forged change was applied:\n{report}"
+    );
+    // The 4 nodes form one swarm: the forger is a member, so its changes are refused one by one.
+    assert!(
+        report.forge.refused_changes > 0,
+        "the forging node's changes were not refused:\n{report}"
+    );
+    assert!(
+        report.flood.rate_limited > 0 && report.flood.stored < report.flood.sent,
+        "the flood was not held back:\n{report}"
+    );
 }

@@ -1,6 +1,7 @@
 //! The CI version of the soak: 2 minutes (SOAK_SECS to change) of 6 clients messaging through
 //! onion paths on 12 node processes while nodes are crashed, restarted and paused and one
-//! client's clock jumps by +-50 s. Nothing acknowledged may be lost or delivered twice.
+//! client's clock jumps by +-50 s, one node forges replication and one client floods an inbox.
+//! Nothing acknowledged may be lost or delivered twice, and no forged change may be applied.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::time::Duration;
@@ -30,4 +31,12 @@ async fn soak_under_faults_loses_nothing() {
     assert!(report.kills + report.pauses > 0, "no faults:\n{report}");
     assert_eq!(report.lost, 0, "acknowledged messages lost:\n{report}");
     assert_eq!(report.duplicates, 0, "messages delivered twice:\n{report}");
+    assert_eq!(
+        report.forge.applied_changes, 0,
+        "a forged change was applied:\n{report}"
+    );
+    assert!(
+        report.forge.refused_changes + report.forge.refused_pushes > 0,
+        "the forging node was never refused:\n{report}"
+    );
 }

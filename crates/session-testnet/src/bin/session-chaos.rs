@@ -76,19 +76,26 @@ async fn run(run: Run) -> Result<bool, Box<dyn std::error::Error>> {
             config.clients = clients.max(2);
             let report = soak::run(config).await?;
             println!("{report}");
-            Ok(report.lost == 0 && report.duplicates == 0 && report.acknowledged > 0)
+            Ok(report.lost == 0
+                && report.duplicates == 0
+                && report.acknowledged > 0
+                && report.forge.applied_changes == 0)
         }
         Run::Hostile { minutes, attackers } => {
             let net = Testnet::start(TestnetConfig {
                 nodes: 4,
                 runner,
+                account_quota: session_node::storage::AccountQuota::default(),
                 ..TestnetConfig::default()
             })
             .await?;
             let report = hostile::run(&net, 0, minutes_of(minutes), attackers.max(1)).await?;
             net.shutdown().await;
             println!("{report}");
-            Ok(report.node_alive && report.good_failed == 0 && report.good_ok > 0)
+            Ok(report.node_alive
+                && report.good_failed == 0
+                && report.good_ok > 0
+                && report.forge.applied_changes == 0)
         }
     }
 }
