@@ -176,7 +176,7 @@ pub struct OnionClient {
     paths: Mutex<Vec<OnionPath>>,
     clock_offset: AtomicI64,
     next_path: std::sync::atomic::AtomicUsize,
-    /// Nodes a relay recently reported unreachable, left out of new paths for a while.
+    /// Guards this client could not reach itself, left out of new paths for a while.
     suspects: Mutex<Vec<(Ed25519PublicKey, Instant)>>,
     /// When the list was last fetched or confirmed.
     fetched: Mutex<Instant>,
@@ -187,7 +187,7 @@ pub struct OnionClient {
 /// A clock correction larger than this is reported.
 const CLOCK_REPORT_MS: i64 = 10_000;
 
-/// How long a node reported unreachable stays out of new paths.
+/// How long an unreachable guard stays out of new paths.
 const SUSPECT_FOR: Duration = Duration::from_secs(60);
 
 impl OnionClient {
@@ -448,15 +448,10 @@ impl OnionClient {
             }
         };
         if response.status != 200 {
-            // A relay's error: the path is at fault, not the request. A relay that could not
-            // reach the next node names it; keep that node out of new paths for a while.
+            // A relay's error: the path is at fault, not the request. Its text is never used
+            // to choose nodes (a hostile relay could name any node to steer paths); the path's
+            // own failure count retires it.
             let text = String::from_utf8_lossy(&response.body);
-            if let Some(key) = text
-                .split_whitespace()
-                .find_map(|word| Ed25519PublicKey::from_hex(word).ok())
-            {
-                self.suspect(key);
-            }
             return Err(format!("path failed with HTTP {}: {text}", response.status));
         }
         let reply = open_reply(&onion.reply_key, &response.body).map_err(|e| e.to_string())?;
@@ -500,10 +495,23 @@ impl OnionClient {
             .filter(|m| !path.relays.iter().any(|r| r.address.key == m.address.key))
             .filter(|m| !suspects.contains(&m.address.key))
             .collect();
+        // Never a node already on the path (it would see the request twice and could tie the
+        // guard's view to the destination's); a suspect one only when no other is left.
+        let off_path: Vec<PoolNode> = members
+            .iter()
+            .copied()
+            .filter(|m| !path.relays.iter().any(|r| r.address.key == m.address.key))
+            .collect();
         let pick = |v: &[PoolNode]| v.get(random_index(v.len())).copied();
         pick(&candidates)
-            .or_else(|| pick(&members))
-            .ok_or_else(|| ClientError::Network("the account's swarm is empty".into()))
+            .or_else(|| pick(&off_path))
+            .ok_or_else(|| {
+                ClientError::Network(if members.is_empty() {
+                    "the account's swarm is empty".into()
+                } else {
+                    "every member of the account's swarm is on the path".into()
+                })
+            })
     }
 
     /// A working path not in `avoid`: an existing one in rotation, or a new one.
