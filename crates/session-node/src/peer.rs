@@ -37,6 +37,21 @@ fn signed_bytes(timestamp_ms: u64, path: &str, body: &[u8]) -> Vec<u8> {
     out
 }
 
+/// The headers that sign a request to `path` with `body` as `identity` at `timestamp_ms`.
+pub fn signed_headers(
+    identity: &IdentityKeyPair,
+    timestamp_ms: u64,
+    path: &str,
+    body: &[u8],
+) -> [(&'static str, String); 3] {
+    let signature = STANDARD.encode(identity.sign(&signed_bytes(timestamp_ms, path, body)));
+    [
+        (NODE_HEADER, identity.ed25519_public().to_string()),
+        (SIGNATURE_HEADER, signature),
+        (TIMESTAMP_HEADER, timestamp_ms.to_string()),
+    ]
+}
+
 /// Sends signed requests to other nodes over pooled, identity-checked connections.
 pub struct Peers {
     identity: Arc<IdentityKeyPair>,
@@ -60,13 +75,7 @@ impl Peers {
         path: &str,
         body: Vec<u8>,
     ) -> Result<Response, NetError> {
-        let timestamp = crate::server::now_ms();
-        let signature = STANDARD.encode(self.identity.sign(&signed_bytes(timestamp, path, &body)));
-        let headers = [
-            (NODE_HEADER, self.identity.ed25519_public().to_string()),
-            (SIGNATURE_HEADER, signature),
-            (TIMESTAMP_HEADER, timestamp.to_string()),
-        ];
+        let headers = signed_headers(&self.identity, crate::server::now_ms(), path, &body);
         self.pool
             .post(node, path, &headers, body, PEER_TIMEOUT)
             .await
