@@ -160,7 +160,10 @@ impl RunningNode {
                 config.max_connections_per_ip,
             ),
             tls_handshake_timeout: Duration::from_millis(config.tls_handshake_timeout_ms),
-            db: Arc::new(BlockingPool::new(config.db_threads, config.db_queue)),
+            db: Arc::new(
+                BlockingPool::new(config.db_threads, config.db_queue)
+                    .map_err(|e| NodeError::io("starting the database threads", e))?,
+            ),
         });
         let (shutdown, shutdown_rx) = watch::channel(false);
         let mut tasks = vec![tokio::spawn(serve_https(
