@@ -305,3 +305,53 @@ impl ServerCertVerifier for ExpectedKeyVerifier {
         vec![SignatureScheme::ED25519]
     }
 }
+
+#[cfg(test)]
+mod test {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use session_crypto::Ed25519Seed;
+
+    /// Runs one handshake over an in-memory pipe; the server's view of the client's key.
+    async fn handshake(
+        server_seed: [u8; 32],
+        client: Option<&NodeIdentity>,
+    ) -> Result<Option<Ed25519PublicKey>, String> {
+        let server_key = Ed25519Seed::from_bytes(server_seed)
+            .key_pair()
+            .ed25519_public();
+        let acceptor = tokio_rustls::TlsAcceptor::from(server_config(&server_seed).unwrap());
+        let connector =
+            tokio_rustls::TlsConnector::from(client_config_as(server_key, client).unwrap());
+        let (a, b) = tokio::io::duplex(64 * 1024);
+        let name = ServerName::try_from(TLS_SERVER_NAME).unwrap();
+        let (server, client) = tokio::join!(acceptor.accept(a), connector.connect(name, b));
+        client.map_err(|e| e.to_string())?;
+        let server = server.map_err(|e| e.to_string())?;
+        Ok(peer_identity(server.get_ref().1))
+    }
+
+    #[tokio::test]
+    async fn the_server_learns_a_nodes_key_and_nothing_from_a_client() {
+        let node_seed = [7u8; 32];
+        let node = NodeIdentity::from_seed(&node_seed).unwrap();
+        let node_key = Ed25519Seed::from_bytes(node_seed)
+            .key_pair()
+            .ed25519_public();
+        assert_eq!(node.public_key(), Some(node_key));
+        assert_eq!(
+            handshake([1; 32], Some(&node)).await.unwrap(),
+            Some(node_key)
+        );
+        assert_eq!(handshake([1; 32], None).await.unwrap(), None);
+    }
+
+    #[test]
+    fn certificate_key_reads_only_ed25519_identity_certificates() {
+        let (cert, _) = identity_certificate(&[3; 32]).unwrap();
+        let key = Ed25519Seed::from_bytes([3; 32]).key_pair().ed25519_public();
+        assert_eq!(certificate_key(cert.as_ref()), Some(key));
+        assert_eq!(certificate_key(b"not a certificate"), None);
+        assert_eq!(certificate_key(&cert.as_ref()[..40]), None);
+    }
+}
