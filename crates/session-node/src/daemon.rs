@@ -46,6 +46,9 @@ struct Args {
     /// Threads running database work.
     #[arg(long)]
     db_threads: Option<usize>,
+    /// Commit durability: normal or full.
+    #[arg(long)]
+    durability: Option<String>,
     /// Log filter, e.g. info or session_node=debug.
     #[arg(long)]
     log: Option<String>,
@@ -137,6 +140,13 @@ fn build_config(args: Args) -> Result<NodeConfig, String> {
     }
     if let Some(threads) = args.db_threads {
         config.db_threads = threads;
+    }
+    if let Some(durability) = args.durability {
+        config.durability = match durability.as_str() {
+            "normal" => crate::storage::Durability::Normal,
+            "full" => crate::storage::Durability::Full,
+            other => return Err(format!("--durability {other:?}: give normal or full")),
+        };
     }
     if let Some(log) = args.log {
         config.log = log;
