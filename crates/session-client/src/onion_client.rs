@@ -176,8 +176,11 @@ pub struct OnionClient {
     paths: Mutex<Vec<OnionPath>>,
     clock_offset: AtomicI64,
     next_path: std::sync::atomic::AtomicUsize,
-    /// Nodes a relay recently reported unreachable, left out of new paths for a while.
+    /// Nodes left out of new paths for a while: guards this client could not reach itself,
+    /// and hops of its own paths that were on [`BLAME_LIMIT`] paths that failed.
     suspects: Mutex<Vec<(Ed25519PublicKey, Instant)>>,
+    /// Hops of this client's own failed paths, with how many failed paths each was on.
+    blamed: Mutex<Vec<(Ed25519PublicKey, u32, Instant)>>,
     /// When the list was last fetched or confirmed.
     fetched: Mutex<Instant>,
     /// Open connections to guards, reused across requests (no TLS handshake per request).
@@ -187,8 +190,12 @@ pub struct OnionClient {
 /// A clock correction larger than this is reported.
 const CLOCK_REPORT_MS: i64 = 10_000;
 
-/// How long a node reported unreachable stays out of new paths.
+/// How long an unreachable guard stays out of new paths.
 const SUSPECT_FOR: Duration = Duration::from_secs(60);
+/// Failed paths a hop must have been on (within [`SUSPECT_FOR`]) to be suspected. A relay's
+/// error never says which hop failed (it must not name nodes), so the client blames the hops
+/// it chose itself, and only a hop on several failed paths is left out.
+const BLAME_LIMIT: u32 = 2;
 
 impl OnionClient {
     /// Joins the network: the cached list if valid, else the seeds' list.
@@ -200,6 +207,7 @@ impl OnionClient {
             clock_offset: AtomicI64::new(0),
             next_path: std::sync::atomic::AtomicUsize::new(0),
             suspects: Mutex::new(Vec::new()),
+            blamed: Mutex::new(Vec::new()),
             fetched: Mutex::new(Instant::now()),
             guard_connections: ConnectionPool::from_local(config.local_addr),
             config,
@@ -370,6 +378,9 @@ impl OnionClient {
         if let Ok(mut suspects) = self.suspects.lock() {
             suspects.clear();
         }
+        if let Ok(mut blamed) = self.blamed.lock() {
+            blamed.clear();
+        }
         tracing::info!(
             previous_version = before.unwrap_or(0),
             version,
@@ -464,15 +475,15 @@ impl OnionClient {
             }
         };
         if response.status != 200 {
-            // A relay's error: the path is at fault, not the request. A relay that could not
-            // reach the next node names it; keep that node out of new paths for a while.
-            let text = String::from_utf8_lossy(&response.body);
-            if let Some(key) = text
-                .split_whitespace()
-                .find_map(|word| Ed25519PublicKey::from_hex(word).ok())
-            {
-                self.suspect(key);
+            // A relay's error: the path is at fault, not the request. Its text is never used
+            // to choose nodes (a hostile relay could name any node to steer paths); the path's
+            // own failure count retires it.
+            if matches!(response.status, 502 | 504) {
+                // The guard answered, so one of the later hops (or the destination) failed.
+                let hops = path.relays.iter().skip(1).map(|r| r.address.key);
+                self.blame(hops.chain([destination.address.key]));
             }
+            let text = String::from_utf8_lossy(&response.body);
             return Err(format!("path failed with HTTP {}: {text}", response.status));
         }
         let reply = open_reply(&onion.reply_key, &response.body).map_err(|e| e.to_string())?;
@@ -516,10 +527,23 @@ impl OnionClient {
             .filter(|m| !path.relays.iter().any(|r| r.address.key == m.address.key))
             .filter(|m| !suspects.contains(&m.address.key))
             .collect();
+        // Never a node already on the path (it would see the request twice and could tie the
+        // guard's view to the destination's); a suspect one only when no other is left.
+        let off_path: Vec<PoolNode> = members
+            .iter()
+            .copied()
+            .filter(|m| !path.relays.iter().any(|r| r.address.key == m.address.key))
+            .collect();
         let pick = |v: &[PoolNode]| v.get(random_index(v.len())).copied();
         pick(&candidates)
-            .or_else(|| pick(&members))
-            .ok_or_else(|| ClientError::Network("the account's swarm is empty".into()))
+            .or_else(|| pick(&off_path))
+            .ok_or_else(|| {
+                ClientError::Network(if members.is_empty() {
+                    "the account's swarm is empty".into()
+                } else {
+                    "every member of the account's swarm is on the path".into()
+                })
+            })
     }
 
     /// A working path not in `avoid`: an existing one in rotation, or a new one.
@@ -670,6 +694,29 @@ impl OnionClient {
         if let Ok(mut suspects) = self.suspects.lock() {
             suspects.retain(|(k, _)| *k != key);
             suspects.push((key, Instant::now()));
+        }
+    }
+
+    /// Counts a failed path against each of `hops`; suspects those on [`BLAME_LIMIT`] of them.
+    fn blame(&self, hops: impl Iterator<Item = Ed25519PublicKey>) {
+        let mut newly = Vec::new();
+        if let Ok(mut blamed) = self.blamed.lock() {
+            blamed.retain(|(_, _, since)| since.elapsed() < SUSPECT_FOR);
+            for key in hops {
+                match blamed.iter_mut().find(|(k, _, _)| *k == key) {
+                    Some((_, count, _)) => {
+                        *count += 1;
+                        if *count >= BLAME_LIMIT {
+                            newly.push(key);
+                        }
+                    }
+                    None => blamed.push((key, 1, Instant::now())),
+                }
+            }
+            blamed.retain(|(k, _, _)| !newly.contains(k));
+        }
+        for key in newly {
+            self.suspect(key);
         }
     }
 

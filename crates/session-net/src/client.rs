@@ -11,7 +11,7 @@ use session_crypto::Ed25519PublicKey;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
-use crate::tls::{client_config, TLS_SERVER_NAME};
+use crate::tls::{client_config_as, NodeIdentity, TLS_SERVER_NAME};
 use crate::NetError;
 
 /// Largest response body accepted (a full `retrieve` is 7.8 MB plus JSON and base64 overhead).
@@ -44,7 +44,20 @@ pub struct Connection {
 impl Connection {
     /// Connects to `node`, refusing it unless it proves its Ed25519 key, within `timeout`.
     pub async fn open(node: NodeAddress, timeout: Duration) -> Result<Self, NetError> {
-        tokio::time::timeout(timeout, Self::open_inner(node))
+        tokio::time::timeout(timeout, Self::open_inner_from(node, None, None))
+            .await
+            .map_err(|_| NetError::Timeout)?
+    }
+
+    /// As [`Connection::open`], proving `identity` to the node with a client certificate (a
+    /// node connecting to another node), from `local` when given.
+    pub async fn open_as(
+        node: NodeAddress,
+        identity: &NodeIdentity,
+        local: Option<std::net::IpAddr>,
+        timeout: Duration,
+    ) -> Result<Self, NetError> {
+        tokio::time::timeout(timeout, Self::open_inner_from(node, local, Some(identity)))
             .await
             .map_err(|_| NetError::Timeout)?
     }
@@ -56,18 +69,15 @@ impl Connection {
         local: std::net::IpAddr,
         timeout: Duration,
     ) -> Result<Self, NetError> {
-        tokio::time::timeout(timeout, Self::open_inner_from(node, Some(local)))
+        tokio::time::timeout(timeout, Self::open_inner_from(node, Some(local), None))
             .await
             .map_err(|_| NetError::Timeout)?
-    }
-
-    async fn open_inner(node: NodeAddress) -> Result<Self, NetError> {
-        Self::open_inner_from(node, None).await
     }
 
     async fn open_inner_from(
         node: NodeAddress,
         local: Option<std::net::IpAddr>,
+        identity: Option<&NodeIdentity>,
     ) -> Result<Self, NetError> {
         let connect_error = |e: std::io::Error| NetError::Connect(e.to_string());
         let tcp = match local {
@@ -86,7 +96,7 @@ impl Connection {
             }
         };
         let _ = tcp.set_nodelay(true);
-        let connector = TlsConnector::from(client_config(node.key)?);
+        let connector = TlsConnector::from(client_config_as(node.key, identity)?);
         let name = ServerName::try_from(TLS_SERVER_NAME)
             .map_err(|e| NetError::Certificate(e.to_string()))?;
         let tls = connector.connect(name, tcp).await.map_err(|e| {
@@ -189,6 +199,8 @@ pub struct ConnectionPool {
     idle: std::sync::Mutex<std::collections::HashMap<NodeAddress, Vec<Connection>>>,
     /// The local address new connections leave from (none: the system's choice).
     local: Option<std::net::IpAddr>,
+    /// The node identity new connections prove (none: connect as a client).
+    identity: Option<NodeIdentity>,
 }
 
 /// Idle connections kept per node.
@@ -207,6 +219,15 @@ impl ConnectionPool {
     pub fn from_local(local: Option<std::net::IpAddr>) -> Self {
         Self {
             local,
+            ..Self::default()
+        }
+    }
+
+    /// An empty pool whose connections prove `identity` with a client certificate (the pool of
+    /// a node, so that other nodes tell its traffic from clients').
+    pub fn as_node(identity: NodeIdentity) -> Self {
+        Self {
+            identity: Some(identity),
             ..Self::default()
         }
     }
@@ -235,9 +256,10 @@ impl ConnectionPool {
                 Err(_) => {}
             }
         }
-        let mut connection = match self.local {
-            Some(ip) => Connection::open_from(node, ip, timeout).await?,
-            None => Connection::open(node, timeout).await?,
+        let mut connection = match (&self.identity, self.local) {
+            (Some(identity), local) => Connection::open_as(node, identity, local, timeout).await?,
+            (None, Some(ip)) => Connection::open_from(node, ip, timeout).await?,
+            (None, None) => Connection::open(node, timeout).await?,
         };
         let response = connection
             .post_with_headers(path, headers, body, timeout)

@@ -4,7 +4,10 @@ pub mod client;
 pub mod tls;
 
 pub use client::{post_once, Connection, ConnectionPool, NodeAddress, Response};
-pub use tls::{client_config, identity_certificate, server_config, ExpectedKeyVerifier};
+pub use tls::{
+    certificate_key, client_config, client_config_as, identity_certificate, peer_identity,
+    server_config, ExpectedKeyVerifier, NodeIdentity, OptionalNodeVerifier,
+};
 
 use session_crypto::Ed25519PublicKey;
 

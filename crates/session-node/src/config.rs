@@ -43,6 +43,30 @@ pub struct NodeConfig {
     /// What others may deposit into one account's inboxes, and how fast.
     #[serde(default)]
     pub account_quota: AccountQuota,
+    /// Most simultaneous connections from one IP address that have not proved a listed node
+    /// key (clients, and connections still in their TLS handshake).
+    #[serde(default = "default_max_connections_per_ip")]
+    pub max_connections_per_ip: usize,
+    /// Connection slots kept for listed nodes (on top of `max_connections`), so that a flood
+    /// of client connections cannot stop replication or onion relaying.
+    #[serde(default = "default_node_connections")]
+    pub node_connections: usize,
+    /// Milliseconds a new connection has to finish its TLS handshake.
+    #[serde(default = "default_tls_handshake_timeout")]
+    pub tls_handshake_timeout_ms: u64,
+    /// Request rate per previous hop for onion requests relayed by a listed node.
+    #[serde(default = "default_node_rate_limit")]
+    pub relay_rate_limit: RateLimitConfig,
+    /// Request rate per listed node for replication (forward, pull, push) and its other calls.
+    #[serde(default = "default_node_rate_limit")]
+    pub sync_rate_limit: RateLimitConfig,
+    /// Threads that run database work (requests, replication); more waiting work than
+    /// `db_queue` gets HTTP 503 at once.
+    #[serde(default = "default_db_threads")]
+    pub db_threads: usize,
+    /// Database jobs allowed to wait for a thread.
+    #[serde(default = "default_db_queue")]
+    pub db_queue: usize,
     /// Log filter (`tracing` syntax), e.g. `info` or `session_node=debug`.
     #[serde(default = "default_log")]
     pub log: String,
@@ -106,6 +130,27 @@ fn default_sweep_interval() -> u64 {
 fn default_max_connections() -> usize {
     4096
 }
+fn default_max_connections_per_ip() -> usize {
+    128
+}
+fn default_node_connections() -> usize {
+    1024
+}
+fn default_tls_handshake_timeout() -> u64 {
+    3000
+}
+fn default_node_rate_limit() -> RateLimitConfig {
+    RateLimitConfig {
+        requests_per_second: 2000.0,
+        burst: 4000.0,
+    }
+}
+fn default_db_threads() -> usize {
+    16
+}
+fn default_db_queue() -> usize {
+    1024
+}
 fn default_log() -> String {
     "info".to_owned()
 }
@@ -130,6 +175,13 @@ impl NodeConfig {
             rate_limit: RateLimitConfig::default(),
             max_connections: default_max_connections(),
             account_quota: AccountQuota::default(),
+            max_connections_per_ip: default_max_connections_per_ip(),
+            node_connections: default_node_connections(),
+            tls_handshake_timeout_ms: default_tls_handshake_timeout(),
+            relay_rate_limit: default_node_rate_limit(),
+            sync_rate_limit: default_node_rate_limit(),
+            db_threads: default_db_threads(),
+            db_queue: default_db_queue(),
             log: default_log(),
             registry_key: None,
             seed_nodes: Vec::new(),
@@ -165,15 +217,20 @@ impl NodeConfig {
         if self.sweep_interval_secs == 0 || self.sweep_interval_secs > 3600 {
             return bad("sweep_interval_secs", "must be 1 to 3600");
         }
-        let rate = self.rate_limit;
-        if !(rate.requests_per_second.is_finite() && rate.requests_per_second > 0.0) {
-            return bad(
-                "rate_limit.requests_per_second",
-                "must be a positive number",
-            );
-        }
-        if !(rate.burst.is_finite() && rate.burst >= 1.0) {
-            return bad("rate_limit.burst", "must be at least 1");
+        for (name, rate) in [
+            ("rate_limit", self.rate_limit),
+            ("relay_rate_limit", self.relay_rate_limit),
+            ("sync_rate_limit", self.sync_rate_limit),
+        ] {
+            if !(rate.requests_per_second.is_finite() && rate.requests_per_second > 0.0) {
+                return bad(
+                    &format!("{name}.requests_per_second"),
+                    "must be a positive number",
+                );
+            }
+            if !(rate.burst.is_finite() && rate.burst >= 1.0) {
+                return bad(&format!("{name}.burst"), "must be at least 1");
+            }
         }
         if self.max_connections == 0 {
             return bad("max_connections", "must be at least 1");
@@ -190,6 +247,18 @@ impl NodeConfig {
         }
         if !(quota.deposit_burst.is_finite() && quota.deposit_burst >= 1.0) {
             return bad("account_quota.deposit_burst", "must be at least 1");
+        }
+        if self.max_connections_per_ip == 0 {
+            return bad("max_connections_per_ip", "must be at least 1");
+        }
+        if self.node_connections == 0 {
+            return bad("node_connections", "must be at least 1");
+        }
+        if !(100..=60_000).contains(&self.tls_handshake_timeout_ms) {
+            return bad("tls_handshake_timeout_ms", "must be 100 to 60000");
+        }
+        if !(1..=1024).contains(&self.db_threads) {
+            return bad("db_threads", "must be 1 to 1024");
         }
         if self
             .metrics_listen

@@ -34,6 +34,21 @@ struct Args {
     /// Requests per second allowed per client IP.
     #[arg(long)]
     rate_limit: Option<f64>,
+    /// Requests a client IP may send in a burst above that rate.
+    #[arg(long)]
+    rate_burst: Option<f64>,
+    /// Most simultaneous client connections.
+    #[arg(long)]
+    max_connections: Option<usize>,
+    /// Most simultaneous connections from one IP address that are not listed nodes.
+    #[arg(long)]
+    max_connections_per_ip: Option<usize>,
+    /// Threads running database work.
+    #[arg(long)]
+    db_threads: Option<usize>,
+    /// Commit durability: normal or full.
+    #[arg(long)]
+    durability: Option<String>,
     /// Log filter, e.g. info or session_node=debug.
     #[arg(long)]
     log: Option<String>,
@@ -113,6 +128,25 @@ fn build_config(args: Args) -> Result<NodeConfig, String> {
     }
     if let Some(rate) = args.rate_limit {
         config.rate_limit.requests_per_second = rate;
+    }
+    if let Some(burst) = args.rate_burst {
+        config.rate_limit.burst = burst;
+    }
+    if let Some(max) = args.max_connections {
+        config.max_connections = max;
+    }
+    if let Some(max) = args.max_connections_per_ip {
+        config.max_connections_per_ip = max;
+    }
+    if let Some(threads) = args.db_threads {
+        config.db_threads = threads;
+    }
+    if let Some(durability) = args.durability {
+        config.durability = match durability.as_str() {
+            "normal" => crate::storage::Durability::Normal,
+            "full" => crate::storage::Durability::Full,
+            other => return Err(format!("--durability {other:?}: give normal or full")),
+        };
     }
     if let Some(log) = args.log {
         config.log = log;

@@ -72,9 +72,7 @@ impl Executor {
         let replicate = !forwarded && is_replicated(&request);
         let body = replicate.then(|| request.to_json());
         let rpc = self.rpc.clone();
-        let mut result = tokio::task::spawn_blocking(move || rpc.handle(request, now_ms()))
-            .await
-            .map_err(|_| RpcError::new(500, "internal error"))??;
+        let mut result = crate::blocking::run(move || rpc.handle(request, now_ms())).await??;
         if let Some(body) = body {
             self.replicate(body, &mut result).await;
         }

@@ -1,7 +1,9 @@
 #![doc = include_str!("../README.md")]
 
 pub mod auth;
+pub mod blocking;
 pub mod config;
+pub mod connections;
 pub mod daemon;
 pub mod error;
 pub mod executor;
@@ -25,7 +27,7 @@ use std::time::Duration;
 use session_crypto::Ed25519PublicKey;
 use session_wire::rpc::SnodeInfo;
 use tokio::net::TcpListener;
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
@@ -34,6 +36,8 @@ pub use error::{NodeError, RpcError};
 
 use session_net::NodeAddress;
 
+use crate::blocking::BlockingPool;
+use crate::connections::ConnectionLimits;
 use crate::executor::Executor;
 use crate::list_source::{NodeListSource, SeedNodeSource};
 use crate::metrics::Metrics;
@@ -98,6 +102,7 @@ impl RunningNode {
         std::fs::write(&cert_path, cert.as_ref())
             .map_err(|e| NodeError::io(format!("writing {}", cert_path.display()), e))?;
         let tls = session_net::server_config(seed.as_bytes())?;
+        let tls_identity = session_net::NodeIdentity::from_seed(seed.as_bytes())?;
         drop(seed);
 
         let storage = Arc::new(
@@ -136,7 +141,7 @@ impl RunningNode {
             config.registry()?,
             &config.data_dir,
         ));
-        let peers = Arc::new(Peers::new(identity.clone()));
+        let peers = Arc::new(Peers::new(identity.clone(), tls_identity));
         let observer = Arc::new(Observer::new(config.observe_privacy));
         let service = Arc::new(Service {
             executor: Arc::new(Executor {
@@ -149,9 +154,20 @@ impl RunningNode {
                 peers: peers.clone(),
             }),
             limiter: RateLimiter::new(config.rate_limit),
+            relay_limiter: RateLimiter::new(config.relay_rate_limit),
+            sync_limiter: RateLimiter::new(config.sync_rate_limit),
             metrics: Arc::new(Metrics::default()),
             observer: observer.clone(),
-            connections: Arc::new(Semaphore::new(config.max_connections)),
+            connections: ConnectionLimits::new(
+                config.max_connections,
+                config.node_connections,
+                config.max_connections_per_ip,
+            ),
+            tls_handshake_timeout: Duration::from_millis(config.tls_handshake_timeout_ms),
+            db: Arc::new(
+                BlockingPool::new(config.db_threads, config.db_queue)
+                    .map_err(|e| NodeError::io("starting the database threads", e))?,
+            ),
         });
         let (shutdown, shutdown_rx) = watch::channel(false);
         let mut tasks = vec![tokio::spawn(serve_https(

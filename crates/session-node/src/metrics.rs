@@ -24,6 +24,7 @@ struct Inner {
     requests: BTreeMap<(&'static str, u16), u64>,
     latency: BTreeMap<&'static str, Histogram>,
     rate_limited: u64,
+    connections_refused: BTreeMap<&'static str, u64>,
 }
 
 /// The node's counters.
@@ -57,6 +58,13 @@ impl Metrics {
         }
     }
 
+    /// Counts a connection refused at accept (`reason`: `per_ip` or `full`).
+    pub fn record_connection_refused(&self, reason: &'static str) {
+        if let Ok(mut inner) = self.inner.lock() {
+            *inner.connections_refused.entry(reason).or_default() += 1;
+        }
+    }
+
     /// The Prometheus text exposition of every metric.
     pub fn render(&self, storage: &Storage) -> String {
         let mut out = String::new();
@@ -81,7 +89,7 @@ impl Metrics {
         };
         let _ = writeln!(
             out,
-            "# HELP session_node_rate_limited_total Requests refused by the per-IP rate limit."
+            "# HELP session_node_rate_limited_total Requests refused by a rate limit (per client IP, per previous hop or per node)."
         );
         let _ = writeln!(out, "# TYPE session_node_rate_limited_total counter");
         let _ = writeln!(
@@ -89,6 +97,17 @@ impl Metrics {
             "session_node_rate_limited_total {}",
             inner.rate_limited
         );
+        let _ = writeln!(
+            out,
+            "# HELP session_node_connections_refused_total Connections closed at accept, by reason."
+        );
+        let _ = writeln!(out, "# TYPE session_node_connections_refused_total counter");
+        for (reason, count) in &inner.connections_refused {
+            let _ = writeln!(
+                out,
+                "session_node_connections_refused_total{{reason=\"{reason}\"}} {count}"
+            );
+        }
         let _ = writeln!(
             out,
             "# HELP session_node_requests_total Requests by RPC method and HTTP status."

@@ -2,6 +2,11 @@
 //! next node, or, when the layer is addressed to this node, run the RPC it carries and encrypt
 //! the reply with that layer's key. Relays pass replies back unchanged and never put the inner
 //! payload in an error.
+//!
+//! Relaying is bounded: a node never relays to itself or back to the node that relayed to it,
+//! the hop count is trusted only from listed nodes (proved by mutual TLS), and a large body
+//! may take only a few relays (the bytes a request can make the network carry are bounded by
+//! [`RELAY_BYTE_BUDGET`]). Relay errors are generic: they never name the next node.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -20,6 +25,21 @@ use crate::executor::Executor;
 pub const ONION_PATH: &str = "/onion_req/v2";
 /// Header with the number of hops a relayed request has taken (trusted from listed nodes only).
 pub const HOPS_HEADER: &str = "x-session-onion-hops";
+/// Bytes one onion request may make the network relay in total (its size times its relays):
+/// a full 10 MiB body still takes the 3 relays of a client path, while small requests keep
+/// the whole [`MAX_HOPS`].
+pub const RELAY_BYTE_BUDGET: usize = 32 * 1024 * 1024;
+/// Relays any request may take, whatever its size (a client path needs 3).
+const MIN_RELAYS: usize = 3;
+
+/// The relays a request of `size` bytes may take in total.
+pub fn relays_allowed(size: usize) -> usize {
+    (RELAY_BYTE_BUDGET / size.max(1)).clamp(MIN_RELAYS, MAX_HOPS)
+}
+
+/// The generic error of a relay that could not pass a request on (it names no node: the
+/// relay that sends it knows the client's address).
+const RELAY_FAILED: &str = "the onion request could not be relayed";
 
 /// What a node could see of one onion request: recorded only when `observe_privacy` is on, for
 /// the tests that check who learns what.
@@ -65,27 +85,41 @@ impl Observer {
     }
 }
 
-/// Handles one onion request; returns the HTTP status and body.
+/// Where an onion request came from.
+#[derive(Debug, Clone, Copy)]
+pub struct Origin {
+    /// The address of the connection.
+    pub peer: SocketAddr,
+    /// The listed node that relayed it (proved by mutual TLS); none for a client.
+    pub previous: Option<Ed25519PublicKey>,
+}
+
+/// Handles one onion request; returns the HTTP status and body. `charge` takes rate tokens
+/// for the sub-requests of a delivered batch beyond the one already charged.
 pub async fn handle(
     executor: &Executor,
     observer: &Arc<Observer>,
-    peer: SocketAddr,
+    origin: Origin,
     headers: &HeaderMap,
     body: &[u8],
+    charge: &(dyn Fn(usize) -> bool + Sync),
 ) -> Result<Vec<u8>, RpcError> {
-    // The hop count needs no authentication: a sender can only claim more hops than it made
-    // (which shortens its own budget) or none (the same as starting a fresh onion, which
-    // anyone may). So relays forward without signing, and no Ed25519 signature is made or
-    // checked per relayed request.
-    let hops: usize = headers
-        .get(HOPS_HEADER)
-        .map(|v| {
-            v.to_str()
-                .ok()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(MAX_HOPS)
-        })
-        .unwrap_or(0);
+    let peer = origin.peer;
+    // The hop count is believed only from a listed node, over its mutual-TLS connection (no
+    // signature per request); a client starts a fresh onion at 0. A node can only claim more
+    // hops than were made, which shortens the request's own budget.
+    let hops: usize = match origin.previous {
+        None => 0,
+        Some(_) => headers
+            .get(HOPS_HEADER)
+            .map(|v| {
+                v.to_str()
+                    .ok()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(MAX_HOPS)
+            })
+            .unwrap_or(0),
+    };
     if hops >= MAX_HOPS {
         return Err(RpcError::bad_request(format!(
             "onion request exceeded {MAX_HOPS} hops"
@@ -117,7 +151,7 @@ pub async fn handle(
     match LayerRoute::from_json(&inner.json)
         .map_err(|e| RpcError::bad_request(format!("invalid onion layer: {e}")))?
     {
-        LayerRoute::Deliver => deliver(executor, observer, peer, &key, inner.blob).await,
+        LayerRoute::Deliver => deliver(executor, observer, peer, &key, inner.blob, charge).await,
         LayerRoute::Relay {
             destination,
             ephemeral_key,
@@ -129,11 +163,22 @@ pub async fn handle(
                 saw_request: false,
                 account: None,
             });
+            if destination == executor.network.me() || Some(destination) == origin.previous {
+                return Err(RpcError::bad_request(
+                    "invalid onion request: a relay to this node or back to the previous one",
+                ));
+            }
+            if hops + 1 > relays_allowed(body.len()) {
+                return Err(RpcError::new(
+                    413,
+                    "onion request too large for this many hops",
+                ));
+            }
             let next = executor
                 .network
                 .list()
                 .and_then(|l| l.node(&destination).map(|n| n.https))
-                .ok_or_else(|| RpcError::new(502, format!("unknown next node {destination}")))?;
+                .ok_or_else(|| RpcError::new(502, RELAY_FAILED))?;
             let relayed = encode_frame(
                 inner.blob,
                 &LayerRoute::Decrypt {
@@ -166,14 +211,8 @@ pub async fn handle(
                         .take(300)
                         .collect::<String>(),
                 )),
-                Err(NetError::Timeout) => Err(RpcError::new(
-                    504,
-                    format!("next node {destination} did not answer in time"),
-                )),
-                Err(_) => Err(RpcError::new(
-                    502,
-                    format!("next node {destination} is unreachable"),
-                )),
+                Err(NetError::Timeout) => Err(RpcError::new(504, RELAY_FAILED)),
+                Err(_) => Err(RpcError::new(502, RELAY_FAILED)),
             }
         }
         LayerRoute::Decrypt { .. } => Err(RpcError::bad_request(
@@ -189,8 +228,13 @@ async fn deliver(
     peer: SocketAddr,
     key: &HopKey,
     payload: &[u8],
+    charge: &(dyn Fn(usize) -> bool + Sync),
 ) -> Result<Vec<u8>, RpcError> {
     let outcome = match Request::from_json(payload) {
+        Ok(request) if !charge(crate::server::extra_cost(&request)) => Err(RpcError::new(
+            429,
+            "rate limit exceeded: a batch costs one request per sub-request",
+        )),
         Ok(request) => {
             let account = crate::rpc::account_of(&request).map(str::to_owned);
             observer.record(Observation {

@@ -1,5 +1,6 @@
-//! Node-to-node requests: sent over TLS that proves the receiver's identity, and signed by the
-//! sender's identity key so that the receiver knows which listed node is asking.
+//! Node-to-node requests: sent over mutual TLS (the receiver proves its key as the server, the
+//! sender as the client certificate), and signed by the sender's identity key over the path, the
+//! body and a timestamp, so that a captured request cannot be replayed later or elsewhere.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,7 +9,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use http::HeaderMap;
 use session_crypto::{Ed25519PublicKey, IdentityKeyPair};
-use session_net::{ConnectionPool, NetError, NodeAddress, Response};
+use session_net::{ConnectionPool, NetError, NodeAddress, NodeIdentity, Response};
 
 use crate::error::RpcError;
 use crate::network::Network;
@@ -17,17 +18,38 @@ use crate::network::Network;
 pub const NODE_HEADER: &str = "x-session-node";
 /// Header with the sender's signature over the request (base64).
 pub const SIGNATURE_HEADER: &str = "x-session-signature";
+/// Header with the signing time, Unix milliseconds (part of what is signed).
+pub const TIMESTAMP_HEADER: &str = "x-session-timestamp";
+/// How far a signed request's timestamp may be from the receiver's clock.
+pub const SIGNATURE_WINDOW_MS: u64 = 60_000;
 /// How long a peer has to answer.
 pub const PEER_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// What a peer signs: a domain tag, the path and the body, so a signature fits one request only.
-fn signed_bytes(path: &str, body: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(32 + path.len() + body.len());
-    out.extend_from_slice(b"session-rs peer request\0");
+/// What a peer signs: a domain tag, the time, the path and the body, so a signature fits one
+/// request and only for [`SIGNATURE_WINDOW_MS`].
+fn signed_bytes(timestamp_ms: u64, path: &str, body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(48 + path.len() + body.len());
+    out.extend_from_slice(b"session-rs peer request v2\0");
+    out.extend_from_slice(&timestamp_ms.to_be_bytes());
     out.extend_from_slice(path.as_bytes());
     out.push(0);
     out.extend_from_slice(body);
     out
+}
+
+/// The headers that sign a request to `path` with `body` as `identity` at `timestamp_ms`.
+pub fn signed_headers(
+    identity: &IdentityKeyPair,
+    timestamp_ms: u64,
+    path: &str,
+    body: &[u8],
+) -> [(&'static str, String); 3] {
+    let signature = STANDARD.encode(identity.sign(&signed_bytes(timestamp_ms, path, body)));
+    [
+        (NODE_HEADER, identity.ed25519_public().to_string()),
+        (SIGNATURE_HEADER, signature),
+        (TIMESTAMP_HEADER, timestamp_ms.to_string()),
+    ]
 }
 
 /// Sends signed requests to other nodes over pooled, identity-checked connections.
@@ -37,11 +59,12 @@ pub struct Peers {
 }
 
 impl Peers {
-    /// Requests signed by `identity`.
-    pub fn new(identity: Arc<IdentityKeyPair>) -> Self {
+    /// Requests signed by `identity`, over connections that prove `tls` (the same key) as the
+    /// client certificate.
+    pub fn new(identity: Arc<IdentityKeyPair>, tls: NodeIdentity) -> Self {
         Self {
             identity,
-            pool: ConnectionPool::new(),
+            pool: ConnectionPool::as_node(tls),
         }
     }
 
@@ -52,18 +75,14 @@ impl Peers {
         path: &str,
         body: Vec<u8>,
     ) -> Result<Response, NetError> {
-        let signature = STANDARD.encode(self.identity.sign(&signed_bytes(path, &body)));
-        let headers = [
-            (NODE_HEADER, self.identity.ed25519_public().to_string()),
-            (SIGNATURE_HEADER, signature),
-        ];
+        let headers = signed_headers(&self.identity, crate::server::now_ms(), path, &body);
         self.pool
             .post(node, path, &headers, body, PEER_TIMEOUT)
             .await
     }
 
-    /// Posts without signing (onion relaying, where the next hop needs no proof of who sent
-    /// it), over the same pool of verified connections.
+    /// Posts without signing (onion relaying: the mutual-TLS connection already tells the
+    /// next hop which node relays, at no cost per request), over the same pool.
     pub async fn relay(
         &self,
         node: NodeAddress,
@@ -77,12 +96,15 @@ impl Peers {
     }
 }
 
-/// Checks that a request comes from a listed node; returns its key.
+/// Checks that a request comes from a listed node: signed by the key the connection proved
+/// (`proven`, from mutual TLS), within [`SIGNATURE_WINDOW_MS`] of `now_ms`; returns its key.
 pub fn verify_sender(
     network: &Network,
+    proven: Option<Ed25519PublicKey>,
     headers: &HeaderMap,
     path: &str,
     body: &[u8],
+    now_ms: u64,
 ) -> Result<Ed25519PublicKey, RpcError> {
     let header = |name: &str| {
         headers
@@ -92,14 +114,28 @@ pub fn verify_sender(
     };
     let sender = Ed25519PublicKey::from_hex(header(NODE_HEADER)?)
         .map_err(|_| RpcError::bad_request(format!("invalid {NODE_HEADER} header")))?;
+    if proven != Some(sender) {
+        return Err(RpcError::new(
+            403,
+            "node requests need a connection that proves the sender's key",
+        ));
+    }
     let signature: [u8; 64] = STANDARD
         .decode(header(SIGNATURE_HEADER)?)
         .ok()
         .and_then(|s| s.try_into().ok())
         .ok_or_else(|| RpcError::bad_request(format!("invalid {SIGNATURE_HEADER} header")))?;
+    let timestamp: u64 = header(TIMESTAMP_HEADER)?
+        .parse()
+        .map_err(|_| RpcError::bad_request(format!("invalid {TIMESTAMP_HEADER} header")))?;
     sender
-        .verify(&signed_bytes(path, body), &signature)
+        .verify(&signed_bytes(timestamp, path, body), &signature)
         .map_err(|_| RpcError::unauthorized("peer signature verification failed"))?;
+    if timestamp.abs_diff(now_ms) > SIGNATURE_WINDOW_MS {
+        return Err(RpcError::unauthorized(
+            "peer request signed too long ago (or in the future)",
+        ));
+    }
     if !network.is_listed(&sender) {
         return Err(RpcError::new(403, "the sender is not a listed node"));
     }

@@ -1,5 +1,11 @@
-//! The HTTPS listener, request routing and protection (rate limit, body limit, timeouts), and the
-//! plain-HTTP metrics listener.
+//! The HTTPS listener, request routing and protection (connection caps, rate limits, body
+//! limit, timeouts), and the plain-HTTP metrics listener.
+//!
+//! Each connection is classed once its TLS handshake is done: one whose client certificate
+//! proves the key of a listed node is node traffic, any other is client traffic. Clients are
+//! rate-limited per IP address; onion requests relayed by a node are limited per previous hop;
+//! a node's replication and other calls have a budget of their own. A batch costs one token
+//! per sub-request. A client connection can never reach the node-only endpoints.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -11,13 +17,16 @@ use http::{header, Method, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use session_wire::rpc::Request;
+use session_crypto::Ed25519PublicKey;
+use session_wire::rpc::{RawRequest, Request, MAX_SUBREQUESTS};
 use tokio::net::TcpListener;
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 
 use session_swarm::{NodeListError, SignedNodeList};
 
+use crate::blocking::BlockingPool;
+use crate::connections::{ConnectionLimits, Refusal, Slot};
 use crate::error::RpcError;
 use crate::executor::{Executor, FORWARD_PATH};
 use crate::metrics::Metrics;
@@ -29,7 +38,7 @@ use crate::sync::{serve_pull, serve_push, PULL_PATH, PUSH_PATH};
 
 /// Largest request body; larger ones are refused before they are read whole.
 pub const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
-/// Time a client has to finish the TLS handshake and to send request headers.
+/// Time a client has to send request headers.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Time a client has to send a request body.
 const BODY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -38,12 +47,20 @@ const BODY_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct Service {
     /// Request runner (routing, local handlers, replication).
     pub executor: Arc<Executor>,
-    /// Per-IP rate limiter.
+    /// Per-IP rate limiter (clients).
     pub limiter: RateLimiter,
+    /// Per-previous-hop rate limiter (onion requests relayed by listed nodes).
+    pub relay_limiter: RateLimiter<Ed25519PublicKey>,
+    /// Per-node rate limiter (replication and other calls of listed nodes).
+    pub sync_limiter: RateLimiter<Ed25519PublicKey>,
     /// Counters.
     pub metrics: Arc<Metrics>,
-    /// Connection slots.
-    pub connections: Arc<Semaphore>,
+    /// Connection caps: per IP, client slots, slots kept for nodes.
+    pub connections: Arc<ConnectionLimits>,
+    /// Time a new connection has to finish its TLS handshake.
+    pub tls_handshake_timeout: Duration,
+    /// The bounded pool for database work.
+    pub db: Arc<BlockingPool>,
     /// Privacy observations of onion requests (disabled unless configured).
     pub observer: Arc<crate::onion::Observer>,
 }
@@ -100,17 +117,25 @@ pub async fn serve_https(
                 continue;
             }
         };
-        let Ok(permit) = service.connections.clone().try_acquire_owned() else {
-            tracing::debug!("connection limit reached; dropping a connection");
-            continue;
+        let slot = match service.connections.admit(peer.ip()) {
+            Ok(slot) => slot,
+            Err(refusal) => {
+                let reason = match refusal {
+                    Refusal::PerIp => "per_ip",
+                    Refusal::Full => "full",
+                };
+                service.metrics.record_connection_refused(reason);
+                tracing::debug!(reason, "connection limit reached; dropping a connection");
+                continue;
+            }
         };
         let acceptor = acceptor.clone();
         let service = service.clone();
         let shutdown = shutdown.clone();
-        tasks.spawn(async move {
-            let _permit = permit;
-            serve_connection(tcp, peer, acceptor, service, shutdown).await;
-        });
+        let db = service.db.clone();
+        tasks.spawn(db.scope(serve_connection(
+            tcp, peer, slot, acceptor, service, shutdown,
+        )));
         // Reap finished connection tasks so the set stays small.
         while tasks.try_join_next().is_some() {}
     }
@@ -127,12 +152,14 @@ pub async fn serve_https(
 async fn serve_connection(
     tcp: tokio::net::TcpStream,
     peer: SocketAddr,
+    slot: Slot,
     acceptor: TlsAcceptor,
     service: Arc<Service>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let _ = tcp.set_nodelay(true);
-    let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+    let handshake = tokio::time::timeout(service.tls_handshake_timeout, acceptor.accept(tcp));
+    let tls = match handshake.await {
         Ok(Ok(tls)) => tls,
         Ok(Err(e)) => {
             tracing::debug!(error = %e, "TLS handshake failed");
@@ -143,9 +170,18 @@ async fn serve_connection(
             return;
         }
     };
+    // The key the client certificate proved (nodes only); whether it is a listed node is
+    // asked again at every request, as the list changes.
+    let proven = session_net::peer_identity(tls.get_ref().1);
+    let listed = proven.is_some_and(|key| service.executor.network.is_listed(&key));
+    let Some(_slot) = slot.settle(&service.connections, listed) else {
+        tracing::debug!("a client connection held a slot kept for nodes; closing it");
+        return;
+    };
+    let caller = Caller { peer, proven };
     let handler = hyper::service::service_fn(move |request| {
         let service = service.clone();
-        async move { Ok::<_, Infallible>(handle(request, peer, &service).await) }
+        async move { Ok::<_, Infallible>(handle(request, caller, &service).await) }
     });
     let connection = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
@@ -166,20 +202,110 @@ async fn serve_connection(
     }
 }
 
+/// Who sent a request: the connection's address and the key its TLS client certificate proved.
+#[derive(Debug, Clone, Copy)]
+struct Caller {
+    peer: SocketAddr,
+    proven: Option<Ed25519PublicKey>,
+}
+
+/// The rate budget a request is charged to.
+#[derive(Debug, Clone, Copy)]
+enum Budget {
+    /// A client, by IP address.
+    Client(std::net::IpAddr),
+    /// An onion request relayed by this listed node (the previous hop).
+    Relay(Ed25519PublicKey),
+    /// Any other request of this listed node (replication, node list, its own RPCs).
+    Node(Ed25519PublicKey),
+}
+
+impl Budget {
+    fn of(caller: Caller, path: &str, network: &Network) -> Self {
+        match caller.proven.filter(|key| network.is_listed(key)) {
+            None => Self::Client(caller.peer.ip()),
+            Some(key) if path == ONION_PATH => Self::Relay(key),
+            Some(key) => Self::Node(key),
+        }
+    }
+
+    /// The listed node behind the request, if any.
+    fn node(self) -> Option<Ed25519PublicKey> {
+        match self {
+            Self::Client(_) => None,
+            Self::Relay(key) | Self::Node(key) => Some(key),
+        }
+    }
+
+    /// Takes `count` tokens; false (and counted) when the budget is spent.
+    fn take(self, service: &Service, count: usize) -> bool {
+        if count == 0 {
+            return true;
+        }
+        let now = Instant::now();
+        let allowed = match self {
+            Self::Client(ip) => service.limiter.allow_n(ip, count, now),
+            Self::Relay(key) => service.relay_limiter.allow_n(key, count, now),
+            Self::Node(key) => service.sync_limiter.allow_n(key, count, now),
+        };
+        if !allowed {
+            service.metrics.record_rate_limited();
+        }
+        allowed
+    }
+
+    fn refusal(self) -> HttpResponse {
+        text(
+            429,
+            match self {
+                Self::Client(_) => "rate limit exceeded: too many requests from this address",
+                Self::Relay(_) | Self::Node(_) => {
+                    "rate limit exceeded: too many requests from this node"
+                }
+            },
+        )
+    }
+}
+
+/// Sub-requests of `request` beyond the first: what a batch costs on top of one request.
+/// Batches larger than the RPC allows are refused by the executor, so they are counted at the
+/// limit.
+pub fn extra_cost(request: &Request) -> usize {
+    fn raw_cost(raw: &RawRequest) -> usize {
+        match raw.method.as_str() {
+            "batch" | "sequence" => raw
+                .params
+                .get("requests")
+                .and_then(serde_json::Value::as_array)
+                .map_or(1, |r| r.len().clamp(1, MAX_SUBREQUESTS)),
+            _ => 1,
+        }
+    }
+    let cost = match request {
+        Request::Batch(p) | Request::Sequence(p) => p.requests.len().clamp(1, MAX_SUBREQUESTS),
+        Request::IfElse(p) => p
+            .then
+            .iter()
+            .chain(&p.otherwise)
+            .map(raw_cost)
+            .max()
+            .unwrap_or(1),
+        _ => 1,
+    };
+    cost - 1
+}
+
 async fn handle(
     request: hyper::Request<Incoming>,
-    peer: SocketAddr,
+    caller: Caller,
     service: &Service,
 ) -> HttpResponse {
     let started = Instant::now();
-    if !service.limiter.allow(peer.ip(), started) {
-        service.metrics.record_rate_limited();
-        return text(
-            429,
-            "rate limit exceeded: too many requests from this address",
-        );
+    let budget = Budget::of(caller, request.uri().path(), &service.executor.network);
+    if !budget.take(service, 1) {
+        return budget.refusal();
     }
-    let (method, status, response) = route(request, peer, service).await;
+    let (method, status, response) = route(request, caller, budget, service).await;
     service.metrics.record(method, status, started.elapsed());
     tracing::debug!(method, status, "request");
     response
@@ -197,7 +323,8 @@ pub const JSON_RPC_PATH: &str = "/json_rpc";
 /// Routes one request; returns the RPC method (for metrics), the status and the response.
 async fn route(
     request: hyper::Request<Incoming>,
-    peer: SocketAddr,
+    caller: Caller,
+    budget: Budget,
     service: &Service,
 ) -> (&'static str, u16, HttpResponse) {
     if request.method() != Method::POST {
@@ -242,8 +369,20 @@ async fn route(
     let executor = &service.executor;
     let network = &executor.network;
     if path == ONION_PATH {
-        return match crate::onion::handle(executor, &service.observer, peer, &parts.headers, &body)
-            .await
+        let origin = crate::onion::Origin {
+            peer: caller.peer,
+            previous: budget.node(),
+        };
+        let charge = |count: usize| budget.take(service, count);
+        return match crate::onion::handle(
+            executor,
+            &service.observer,
+            origin,
+            &parts.headers,
+            &body,
+            &charge,
+        )
+        .await
         {
             Ok(sealed) => {
                 let mut response = hyper::Response::new(Full::new(Bytes::from(sealed)));
@@ -259,7 +398,15 @@ async fn route(
     let outcome: (&'static str, Result<serde_json::Value, RpcError>) = match path.as_str() {
         STORAGE_RPC_PATH | FORWARD_PATH => {
             let forwarded_by = if path == FORWARD_PATH {
-                match verify_sender(network, &parts.headers, &path, &body) {
+                let verified = verify_sender(
+                    network,
+                    caller.proven,
+                    &parts.headers,
+                    &path,
+                    &body,
+                    now_ms(),
+                );
+                match verified {
                     Ok(sender) => Some(sender),
                     Err(e) => return ("forward", e.status, text(e.status, e.message)),
                 }
@@ -267,6 +414,9 @@ async fn route(
                 None
             };
             match Request::from_json(&body) {
+                Ok(parsed) if !budget.take(service, extra_cost(&parsed)) => {
+                    return (parsed.method(), 429, budget.refusal());
+                }
                 Ok(parsed) => {
                     let method = parsed.method();
                     let result = match forwarded_by {
@@ -279,21 +429,31 @@ async fn route(
             }
         }
         PULL_PATH | PUSH_PATH => {
-            let peer = match verify_sender(network, &parts.headers, &path, &body) {
+            let verified = verify_sender(
+                network,
+                caller.proven,
+                &parts.headers,
+                &path,
+                &body,
+                now_ms(),
+            );
+            let peer = match verified {
                 Ok(peer) => peer,
                 Err(e) => return ("sync", e.status, text(e.status, e.message)),
             };
             let (storage, network) = (executor.rpc.storage.clone(), network.clone());
             let pull = path == PULL_PATH;
-            let result = tokio::task::spawn_blocking(move || {
-                if pull {
-                    serve_pull(&storage, &network, &peer, &body)
-                } else {
-                    serve_push(&storage, &network, &peer, &body)
-                }
-            })
-            .await
-            .unwrap_or_else(|_| Err(RpcError::new(500, "internal error")));
+            let result = service
+                .db
+                .run(move || {
+                    if pull {
+                        serve_pull(&storage, &network, &peer, &body)
+                    } else {
+                        serve_push(&storage, &network, &peer, &body)
+                    }
+                })
+                .await
+                .unwrap_or_else(Err);
             (if pull { "pull" } else { "push" }, result)
         }
         NODE_LIST_PATH => (

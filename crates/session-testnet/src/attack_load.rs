@@ -12,7 +12,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use serde_json::{json, Value};
 use session_crypto::IdentityKeyPair;
-use session_net::{Connection, NodeAddress};
+use session_net::{Connection, NodeAddress, NodeIdentity};
 use session_node::peer::Peers;
 use session_node::storage::{Durability, Storage};
 use session_node::sync::PUSH_PATH;
@@ -57,13 +57,16 @@ pub struct FloodReport {
 /// The node `attacker` of `net` as an attacker: its identity and its database.
 pub fn forger(net: &Testnet, attacker: usize) -> Result<Forger, TestnetError> {
     let dir = net.base_dir().join(format!("node-{attacker:02}"));
-    let (_, identity) = session_node::identity::load_or_create(&dir)
+    let (seed, identity) = session_node::identity::load_or_create(&dir)
+        .map_err(|e| TestnetError::Publish(e.to_string()))?;
+    let tls = NodeIdentity::from_seed(seed.as_bytes())
         .map_err(|e| TestnetError::Publish(e.to_string()))?;
     let me = net
         .address(attacker)
         .ok_or(TestnetError::NoSuchNode(attacker))?;
     Ok(Forger {
         identity: Arc::new(identity),
+        tls,
         database: dir.join(session_node::DATABASE_FILE),
         others: net
             .addresses()
@@ -76,6 +79,7 @@ pub fn forger(net: &Testnet, attacker: usize) -> Result<Forger, TestnetError> {
 /// A listed node turned attacker.
 pub struct Forger {
     identity: Arc<IdentityKeyPair>,
+    tls: NodeIdentity,
     database: PathBuf,
     others: Vec<NodeAddress>,
 }
@@ -85,7 +89,7 @@ impl Forger {
     /// forged changes for them to every other node, a round every `interval`.
     pub async fn run(self, interval: Duration, stop: Arc<AtomicBool>) -> ForgeReport {
         let mut report = ForgeReport::default();
-        let peers = Peers::new(self.identity.clone());
+        let peers = Peers::new(self.identity.clone(), self.tls.clone());
         let Ok(storage) = Storage::open(&self.database, u64::MAX, Durability::Normal) else {
             return report;
         };

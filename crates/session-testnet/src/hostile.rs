@@ -1,9 +1,12 @@
 //! Hostile input at the network edge: random and mutated requests (storage RPC JSON, onion
 //! frames with valid and invalid layers, oversized and truncated bodies, slow-loris connections,
 //! bytes that are not TLS) against a live node for a bounded time, while a well-behaved client
-//! stores and reads in parallel and must get correct answers throughout. In the background another
-//! listed node forges replication for the accounts it holds (see [`crate::attack_load`]) and one
-//! client floods one inbox.
+//! stores and reads in parallel and must get correct answers throughout.
+//!
+//! In the background run the attacks of issue 12: an idle-connection flood from another loopback
+//! address (127.0.0.9, up to 1,000 silent TCP connections, reopened as the node closes them),
+//! onion self-relays and loops, another listed node forging replication for the accounts it
+//! holds (see [`crate::attack_load`]), and one client flooding one inbox.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -181,6 +184,18 @@ pub async fn run(
         tasks.push(tokio::spawn(
             async move { slow_loris(node, tally, stop).await },
         ));
+    }
+    {
+        let (tally, stop) = (tally.clone(), stop.clone());
+        tasks.push(tokio::spawn(
+            async move { idle_flood(node, tally, stop).await },
+        ));
+    }
+    {
+        let (tally, stop, hops) = (tally.clone(), stop.clone(), hops.clone());
+        tasks.push(tokio::spawn(async move {
+            relay_abuse(node, target, hops, tally, stop).await;
+        }));
     }
     let good_ok = Arc::new(AtomicU64::new(0));
     let good_failed = Arc::new(AtomicU64::new(0));
@@ -377,6 +392,86 @@ async fn slow_loris(node: NodeAddress, tally: Arc<Tally>, stop: Arc<AtomicBool>)
         }
     }
     set.abort_all();
+}
+
+/// Silent TCP connections held open from another address.
+const IDLE_FLOOD: usize = 1000;
+
+/// Keeps up to [`IDLE_FLOOD`] silent TCP connections open from 127.0.0.9, reopening (at most
+/// 200 every 200 ms) those the node closed.
+async fn idle_flood(node: NodeAddress, tally: Arc<Tally>, stop: Arc<AtomicBool>) {
+    let local = std::net::SocketAddr::from(([127, 0, 0, 9], 0));
+    let mut open: Vec<TcpStream> = Vec::new();
+    while !stop.load(Ordering::Relaxed) {
+        open.retain(|s| {
+            let mut byte = [0u8; 1];
+            matches!(s.try_read(&mut byte), Err(ref e) if e.kind() == std::io::ErrorKind::WouldBlock)
+        });
+        for _ in 0..200.min(IDLE_FLOOD - open.len()) {
+            let Ok(socket) = tokio::net::TcpSocket::new_v4() else {
+                break;
+            };
+            if socket.bind(local).is_err() {
+                break;
+            }
+            tally.sent("edge: idle connection");
+            match socket.connect(node.addr).await {
+                Ok(stream) => open.push(stream),
+                Err(_) => break,
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Onions that must be refused: a relay to the node itself and a bounce back to the previous
+/// hop, about 10 a second (amplification by size is in `tests/attacks_edge.rs`: its onions take
+/// seconds to build).
+async fn relay_abuse(
+    node: NodeAddress,
+    target: usize,
+    hops: Vec<Hop>,
+    tally: Arc<Tally>,
+    stop: Arc<AtomicBool>,
+) {
+    let (Some(&me), Some(&other)) = (hops.get(target), hops.get((target + 1) % hops.len().max(1)))
+    else {
+        return;
+    };
+    let info = br#"{"method":"info"}"#;
+    let onions: Vec<(&'static str, Vec<u8>)> = [
+        ("edge: onion self-relay", vec![me, me]),
+        ("edge: onion loop", vec![me, other, me, other, me]),
+    ]
+    .into_iter()
+    .filter_map(|(kind, path)| {
+        build_onion(&path, info, HopCipher::XChaCha20, &mut OsRng)
+            .ok()
+            .map(|o| (kind, o.body))
+    })
+    .collect();
+    let mut connection: Option<Connection> = None;
+    let mut i = 0usize;
+    while !stop.load(Ordering::Relaxed) && !onions.is_empty() {
+        let Some((kind, body)) = onions.get(i % onions.len()) else {
+            break;
+        };
+        i += 1;
+        tally.sent(kind);
+        if connection.is_none() {
+            connection = Connection::open(node, TIMEOUT).await.ok();
+        }
+        if let Some(c) = connection.as_mut() {
+            match c.post(ONION_PATH, body.clone(), TIMEOUT).await {
+                Ok(response) => tally.status(response.status),
+                Err(_) => {
+                    tally.status(0);
+                    connection = None;
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// A TLS connection proving the node's key, with nothing on top.

@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use serde_json::{json, Value};
-use session_crypto::IdentityKeyPair;
 use session_net::{ConnectionPool, NodeAddress};
 use session_node::executor::FORWARD_PATH;
 use session_node::peer::Peers;
@@ -42,10 +41,14 @@ async fn process_network(nodes: usize, swarm: SwarmConfig, quota: Option<Account
     .unwrap()
 }
 
-/// The identity of node `index`, as an attacker who runs that node holds it.
-fn identity(net: &Testnet, index: usize) -> Arc<IdentityKeyPair> {
+/// Node-to-node requests as node `index`, with the identity an attacker who runs it holds.
+fn as_node(net: &Testnet, index: usize) -> Peers {
     let dir = net.base_dir().join(format!("node-{index:02}"));
-    Arc::new(session_node::identity::load_or_create(&dir).unwrap().1)
+    let (seed, keys) = session_node::identity::load_or_create(&dir).unwrap();
+    Peers::new(
+        Arc::new(keys),
+        session_net::NodeIdentity::from_seed(seed.as_bytes()).unwrap(),
+    )
 }
 
 /// Waits until `check` holds, at most `limit`.
@@ -175,7 +178,7 @@ async fn forged_replication_is_refused_from_outside_and_inside_the_swarm() {
 
     // 1. Hand-over pushes of forged changes, from a node of another swarm and from a member.
     for (attacker, expected_status) in [(outsider, 403), (insider, 200)] {
-        let peers = Peers::new(identity(&net, attacker));
+        let peers = as_node(&net, attacker);
         for target in &members[..4] {
             let body = json!({"changes": forged_changes(&victim, &kept.0, &future)});
             let response = peers
@@ -202,7 +205,7 @@ async fn forged_replication_is_refused_from_outside_and_inside_the_swarm() {
         "messages": [kept.0], "pubkey_ed25519": victim.keys.ed25519_public().to_string(),
         "signature": STANDARD.encode([9u8; 64])}});
     for (attacker, expected_status) in [(outsider, 403), (insider, 401)] {
-        let peers = Peers::new(identity(&net, attacker));
+        let peers = as_node(&net, attacker);
         let response = peers
             .post(
                 net.address(members[0]).unwrap(),
