@@ -16,7 +16,7 @@ use session_crypto::{Ed25519PublicKey, HopKey, OsRng};
 use session_net::{NetError, NodeAddress};
 use session_wire::onion::{seal_reply, OnionReply, MAX_HOPS};
 use session_wire::rpc::Request;
-use session_wire::{encode_frame, parse_frame, LayerRoute};
+use session_wire::{encode_frame, parse_frame, LayerRoute, ReplyFormat};
 
 use crate::error::RpcError;
 use crate::executor::Executor;
@@ -151,7 +151,9 @@ pub async fn handle(
     match LayerRoute::from_json(&inner.json)
         .map_err(|e| RpcError::bad_request(format!("invalid onion layer: {e}")))?
     {
-        LayerRoute::Deliver => deliver(executor, observer, peer, &key, inner.blob, charge).await,
+        LayerRoute::Deliver(format) => {
+            deliver(executor, observer, peer, &key, format, inner.blob, charge).await
+        }
         LayerRoute::Relay {
             destination,
             ephemeral_key,
@@ -227,6 +229,7 @@ async fn deliver(
     observer: &Observer,
     peer: SocketAddr,
     key: &HopKey,
+    format: ReplyFormat,
     payload: &[u8],
     charge: &(dyn Fn(usize) -> bool + Sync),
 ) -> Result<Vec<u8>, RpcError> {
@@ -257,5 +260,6 @@ async fn deliver(
             body: e.message,
         },
     };
-    seal_reply(key, &reply, &mut OsRng).map_err(|_| RpcError::new(500, "could not seal the reply"))
+    seal_reply(key, &reply, format, &mut OsRng)
+        .map_err(|_| RpcError::new(500, "could not seal the reply"))
 }

@@ -11,7 +11,7 @@ use session_testnet::client::{call, hashes, TestAccount};
 use session_testnet::{Testnet, TestnetConfig};
 use session_wire::onion::{build_onion, open_reply, Hop, OnionReply};
 use session_wire::rpc::Request;
-use session_wire::{encode_frame, LayerRoute};
+use session_wire::{encode_frame, LayerRoute, ReplyFormat};
 
 const TIMEOUT: Duration = Duration::from_secs(15);
 const ONION: &str = "/onion_req/v2";
@@ -296,16 +296,27 @@ async fn bad_onions_are_refused_clearly() {
 
 /// An onion of any length (the library refuses more than 15 hops, a hostile client would not).
 fn onion_without_limit(path: &[Hop], payload: &[u8]) -> Vec<u8> {
+    onion_asking(
+        path,
+        payload,
+        &LayerRoute::Deliver(ReplyFormat::RAW).to_json(),
+    )
+    .0
+}
+
+/// An onion whose innermost layer carries `inner` as its JSON, and the key of its reply.
+fn onion_asking(
+    path: &[Hop],
+    payload: &[u8],
+    inner: &serde_json::Map<String, serde_json::Value>,
+) -> (Vec<u8>, HopKey) {
     let mut rng = session_crypto::OsRng;
     let cipher = HopCipher::XChaCha20;
     let (destination, relays) = path.split_last().unwrap();
     let eph = X25519SecretKey::generate(&mut rng);
-    let key = HopKey::for_client(cipher, &eph, &destination.x25519).unwrap();
-    let mut layer = key
-        .encrypt(
-            &encode_frame(payload, &LayerRoute::Deliver.to_json()).unwrap(),
-            &mut rng,
-        )
+    let reply_key = HopKey::for_client(cipher, &eph, &destination.x25519).unwrap();
+    let mut layer = reply_key
+        .encrypt(&encode_frame(payload, inner).unwrap(), &mut rng)
         .unwrap();
     let (mut layer_key, mut next) = (eph.public_key(), destination.ed25519);
     for hop in relays.iter().rev() {
@@ -322,7 +333,7 @@ fn onion_without_limit(path: &[Hop], payload: &[u8]) -> Vec<u8> {
         layer_key = eph.public_key();
         next = hop.ed25519;
     }
-    encode_frame(
+    let body = encode_frame(
         &layer,
         &LayerRoute::Decrypt {
             ephemeral_key: layer_key,
@@ -330,5 +341,47 @@ fn onion_without_limit(path: &[Hop], payload: &[u8]) -> Vec<u8> {
         }
         .to_json(),
     )
-    .unwrap()
+    .unwrap();
+    (body, reply_key)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replies_are_encoded_as_the_innermost_layer_asks_like_the_reference() {
+    use base64::Engine as _;
+    let net = Testnet::start(config()).await.unwrap();
+    let route = path(&net, 5, 0);
+    let hops: Vec<Hop> = route.iter().map(|&i| net.hops()[i]).collect();
+    let guard = net.address(route[0]).unwrap();
+    let info = br#"{"method":"info","params":{}}"#;
+    let ask = |text: &str| {
+        serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(text).unwrap()
+    };
+    for (inner, base64, embedded) in [
+        // The reference's defaults: base64 of the sealed reply, the body as a string of JSON.
+        (r#"{"headers": ""}"#, true, false),
+        (r#"{"headers": "", "json": true}"#, true, true),
+        (r#"{"headers": "", "base64": false}"#, false, false),
+    ] {
+        let (onion, reply_key) = onion_asking(&hops, info, &ask(inner));
+        let mut connection = Connection::open(guard, TIMEOUT).await.unwrap();
+        let response = connection.post(ONION, onion, TIMEOUT).await.unwrap();
+        assert_eq!(response.status, 200, "{inner}");
+        let sealed = if base64 {
+            base64::engine::general_purpose::STANDARD
+                .decode(&response.body)
+                .unwrap()
+        } else {
+            response.body.to_vec()
+        };
+        let plain: serde_json::Value =
+            serde_json::from_slice(&reply_key.decrypt(&sealed).unwrap()).unwrap();
+        assert_eq!(plain["status"], 200, "{inner}");
+        let body = if embedded {
+            plain["body"].clone()
+        } else {
+            serde_json::from_str(plain["body"].as_str().unwrap()).unwrap()
+        };
+        assert!(body["version"].is_array(), "{inner}: {plain}");
+    }
+    net.shutdown().await;
 }

@@ -74,8 +74,31 @@ pub enum LayerRoute {
         /// The next layer's cipher.
         cipher: HopCipher,
     },
-    /// The blob is the RPC request for this node.
-    Deliver,
+    /// The blob is the RPC request for this node; the reply is encoded as the layer asks.
+    Deliver(ReplyFormat),
+}
+
+/// How the destination encodes its reply: the `"base64"` and `"json"` flags of the innermost
+/// layer, read as the reference storage server reads them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReplyFormat {
+    /// Base64-encode the sealed reply (the reference's default).
+    pub base64: bool,
+    /// Put a JSON body into the reply as JSON, rather than as a string holding JSON.
+    pub embed_json: bool,
+}
+
+impl ReplyFormat {
+    /// The reference's defaults, for a layer that names neither flag: base64, body as a string.
+    pub const REFERENCE: Self = Self {
+        base64: true,
+        embed_json: false,
+    };
+    /// Raw sealed bytes, body as a string: what session-rs clients ask for (a third smaller).
+    pub const RAW: Self = Self {
+        base64: false,
+        embed_json: false,
+    };
 }
 
 impl LayerRoute {
@@ -83,7 +106,15 @@ impl LayerRoute {
     /// reference.
     pub fn from_json(json: &Map<String, Value>) -> Result<Self, WireError> {
         if json.contains_key("headers") {
-            return Ok(Self::Deliver);
+            let flag = |name: &'static str, default: bool| match json.get(name) {
+                None | Some(Value::Null) => Ok(default),
+                Some(Value::Bool(value)) => Ok(*value),
+                Some(_) => Err(bad(name, "not a boolean".into())),
+            };
+            return Ok(Self::Deliver(ReplyFormat {
+                base64: flag("base64", ReplyFormat::REFERENCE.base64)?,
+                embed_json: flag("json", ReplyFormat::REFERENCE.embed_json)?,
+            }));
         }
         let ephemeral_key = X25519PublicKey::from_hex(str_field(json, "ephemeral_key")?)
             .map_err(|e| bad("ephemeral_key", e.to_string()))?;
@@ -116,8 +147,14 @@ impl LayerRoute {
     pub fn to_json(&self) -> Map<String, Value> {
         let mut json = Map::new();
         match self {
-            Self::Deliver => {
+            Self::Deliver(format) => {
                 json.insert("headers".into(), Value::String(String::new()));
+                if format.base64 != ReplyFormat::REFERENCE.base64 {
+                    json.insert("base64".into(), format.base64.into());
+                }
+                if format.embed_json != ReplyFormat::REFERENCE.embed_json {
+                    json.insert("json".into(), format.embed_json.into());
+                }
             }
             Self::Decrypt {
                 ephemeral_key,
@@ -198,10 +235,35 @@ mod test {
     }
 
     #[test]
+    fn the_innermost_layer_flags_default_as_the_reference_reads_them() {
+        let parse = |text: &str| {
+            let json: Map<String, Value> = serde_json::from_str(text).unwrap();
+            LayerRoute::from_json(&json)
+        };
+        assert_eq!(
+            parse(r#"{"headers": ""}"#),
+            Ok(LayerRoute::Deliver(ReplyFormat::REFERENCE))
+        );
+        assert_eq!(
+            parse(r#"{"headers": "", "base64": false, "json": true}"#),
+            Ok(LayerRoute::Deliver(ReplyFormat {
+                base64: false,
+                embed_json: true
+            }))
+        );
+        assert!(parse(r#"{"headers": "", "base64": "yes"}"#).is_err());
+    }
+
+    #[test]
     fn routes_round_trip() {
         let key = X25519PublicKey([3; 32]);
         for route in [
-            LayerRoute::Deliver,
+            LayerRoute::Deliver(ReplyFormat::REFERENCE),
+            LayerRoute::Deliver(ReplyFormat::RAW),
+            LayerRoute::Deliver(ReplyFormat {
+                base64: true,
+                embed_json: true,
+            }),
             LayerRoute::Decrypt {
                 ephemeral_key: key,
                 cipher: HopCipher::XChaCha20,

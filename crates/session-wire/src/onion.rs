@@ -12,7 +12,7 @@ use session_crypto::{
 };
 
 use crate::error::WireError;
-use crate::frame::{encode_frame, LayerRoute};
+use crate::frame::{encode_frame, LayerRoute, ReplyFormat};
 
 /// Most hops an onion request may take.
 pub const MAX_HOPS: usize = 15;
@@ -41,8 +41,18 @@ pub struct OnionRequest {
 pub struct OnionReply {
     /// HTTP status of the request at the destination.
     pub status: u16,
-    /// The response body (JSON text, or an error message).
+    /// The response body (JSON text, or an error message). A reply whose layer asked for the
+    /// body embedded as JSON reads back as that JSON's text.
+    #[serde(deserialize_with = "text_or_json")]
     pub body: String,
+}
+
+/// A string as it is, any other JSON value as its text.
+fn text_or_json<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    Ok(match serde_json::Value::deserialize(deserializer)? {
+        serde_json::Value::String(text) => text,
+        other => other.to_string(),
+    })
 }
 
 /// Wraps `payload` (an RPC request body) for `path`, whose last element is the destination.
@@ -58,8 +68,8 @@ pub fn build_onion(
     }
     let ephemeral = X25519SecretKey::generate(rng);
     let reply_key = HopKey::for_client(cipher, &ephemeral, &destination.x25519)?;
-    let mut layer =
-        reply_key.encrypt(&encode_frame(payload, &LayerRoute::Deliver.to_json())?, rng)?;
+    let route = LayerRoute::Deliver(ReplyFormat::RAW);
+    let mut layer = reply_key.encrypt(&encode_frame(payload, &route.to_json())?, rng)?;
     let mut layer_key = ephemeral.public_key();
     let mut next = destination.ed25519;
     for hop in relays.iter().rev() {
@@ -90,14 +100,34 @@ pub fn open_reply(reply_key: &HopKey, bytes: &[u8]) -> Result<OnionReply, WireEr
     serde_json::from_slice(&plain).map_err(|e| WireError::BadJson(e.to_string()))
 }
 
-/// Seals a reply at the destination with its layer's key.
+/// Seals a reply at the destination with its layer's key, encoded as the layer asked
+/// (`{"status", "body"}`, the body embedded as JSON or as a string; base64 or raw).
 pub fn seal_reply(
     key: &HopKey,
     reply: &OnionReply,
+    format: ReplyFormat,
     rng: &mut impl CryptoRngCore,
 ) -> Result<Vec<u8>, WireError> {
-    let json = serde_json::to_vec(reply).map_err(|e| WireError::BadJson(e.to_string()))?;
-    Ok(key.encrypt(&json, rng)?)
+    let embedded = format
+        .embed_json
+        .then(|| serde_json::from_str::<serde_json::Value>(&reply.body).ok())
+        .flatten();
+    let json = match embedded {
+        Some(body) => {
+            serde_json::to_vec(&serde_json::json!({"status": reply.status, "body": body}))
+        }
+        None => serde_json::to_vec(reply),
+    }
+    .map_err(|e| WireError::BadJson(e.to_string()))?;
+    let sealed = key.encrypt(&json, rng)?;
+    Ok(if format.base64 {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD
+            .encode(sealed)
+            .into_bytes()
+    } else {
+        sealed
+    })
 }
 
 fn bad_path(len: usize) -> WireError {
@@ -162,15 +192,39 @@ mod test {
                         )
                         .unwrap();
                     }
-                    LayerRoute::Deliver => {
+                    LayerRoute::Deliver(format) => {
+                        assert_eq!(format, ReplyFormat::RAW);
                         assert_eq!(i, 3);
                         assert_eq!(inner.blob, b"{\"method\":\"info\"}");
                         let reply = OnionReply {
                             status: 200,
                             body: "ok".into(),
                         };
-                        let sealed = seal_reply(&key, &reply, &mut rng).unwrap();
+                        let sealed = seal_reply(&key, &reply, format, &mut rng).unwrap();
                         assert_eq!(open_reply(&request.reply_key, &sealed).unwrap(), reply);
+                        // As the reference's defaults ask: base64 of the sealed reply; and with
+                        // "json", a JSON body embedded as JSON.
+                        use base64::Engine as _;
+                        let json_reply = OnionReply {
+                            status: 200,
+                            body: r#"{"t":1}"#.into(),
+                        };
+                        let b64 = seal_reply(
+                            &key,
+                            &json_reply,
+                            ReplyFormat {
+                                base64: true,
+                                embed_json: true,
+                            },
+                            &mut rng,
+                        )
+                        .unwrap();
+                        let sealed = base64::engine::general_purpose::STANDARD
+                            .decode(&b64)
+                            .unwrap();
+                        let plain = request.reply_key.decrypt(&sealed).unwrap();
+                        assert_eq!(plain, br#"{"body":{"t":1},"status":200}"#);
+                        assert_eq!(open_reply(&request.reply_key, &sealed).unwrap(), json_reply);
                     }
                     LayerRoute::Decrypt { .. } => {
                         panic!("a decrypted layer never asks to decrypt again")
