@@ -331,7 +331,17 @@ async fn the_swarm_holds_nothing_but_the_recipient() {
     // Every table a node has, and its columns: messages and what replication needs, keyed by
     // an opaque owner number; no user table.
     let allowed_tables = [
-        ("owners", vec!["id", "pubkey"]),
+        (
+            "owners",
+            vec![
+                "id",
+                "pubkey",
+                "inbox_count",
+                "inbox_bytes",
+                "deposit_tokens",
+                "deposit_updated",
+            ],
+        ),
         (
             "messages",
             vec![
@@ -342,12 +352,23 @@ async fn the_swarm_holds_nothing_but_the_recipient() {
                 "timestamp",
                 "expiry",
                 "data",
+                "proof",
             ],
         ),
-        ("journal", vec!["id", "op", "owner", "hash", "expiry"]),
+        (
+            "journal",
+            vec!["id", "op", "owner", "hash", "expiry", "proof"],
+        ),
         ("tombstones", vec!["hash", "expiry"]),
         ("peer_cursors", vec!["peer", "cursor"]),
-        ("revoked_subaccounts", vec!["owner", "token"]),
+        (
+            "revoked_subaccounts",
+            vec!["owner", "token", "revoked", "changed_at"],
+        ),
+        (
+            "range_tombstones",
+            vec!["owner", "namespace", "up_to", "expiry"],
+        ),
         ("sqlite_sequence", vec!["name", "seq"]),
     ];
     let members = net.swarm_members_for(bob.id.x25519().as_bytes());
