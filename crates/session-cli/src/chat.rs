@@ -23,8 +23,13 @@ pub async fn run(messenger: Messenger, peer: AccountId, poll_secs: f64) -> Resul
     say(&format!(
         "Chatting with {label}. Type a message and press Enter to send; /quit or Ctrl-D leaves."
     ));
-    for message in messenger.store().history(&peer, BACKLOG)? {
-        say(&format_message(&messenger.store(), &message));
+    // One lock for the backlog: the guard of `store()` lives as long as the statement that
+    // takes it, so taking it again inside a loop over its result would deadlock.
+    {
+        let store = messenger.store();
+        for message in store.history(&peer, BACKLOG)? {
+            say(&format_message(&store, &message));
+        }
     }
     let interval = Duration::from_secs_f64(poll_secs.clamp(0.2, 3600.0));
     let poller = {

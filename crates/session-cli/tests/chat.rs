@@ -70,6 +70,119 @@ impl Tmux {
     }
 }
 
+impl Tmux {
+    /// A tmux server of this test's own.
+    fn new(test: &str) -> Self {
+        Self {
+            socket: format!("session-{test}-{}", std::process::id()),
+        }
+    }
+
+    /// Starts `session chat` in a new window of 160x40.
+    fn start_chat(&self, profile: &Path, network: &str, with: &str) {
+        let command = format!(
+            "{} --profile {} --network {network} chat {with} --poll 0.3",
+            env!("CARGO_BIN_EXE_session"),
+            profile.display()
+        );
+        let started = self.run(&[
+            "new-session",
+            "-d",
+            "-s",
+            "chat",
+            "-x",
+            "160",
+            "-y",
+            "40",
+            &command,
+        ]);
+        assert!(started.status.success(), "{started:?}");
+    }
+
+    /// Types `/quit` and waits until the chat has ended.
+    #[track_caller]
+    fn quit(&self) {
+        self.run(&["send-keys", "-t", "chat", "/quit", "Enter"]);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.run(&["has-session", "-t", "chat"]).status.success() {
+            assert!(
+                Instant::now() < deadline,
+                "/quit did not end the chat; screen:\n{}",
+                self.screen()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+/// A local network, its file, and two users who added each other.
+struct Pair {
+    net: Testnet,
+    dir: tempfile::TempDir,
+    network: String,
+}
+
+impl Pair {
+    async fn start() -> Self {
+        let net = Testnet::start(TestnetConfig::default()).await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let network = dir.path().join("network.json");
+        std::fs::write(&network, net.network_file().to_json()).unwrap();
+        let network = network.to_str().unwrap().to_string();
+        let (alice, bob) = (dir.path().join("alice"), dir.path().join("bob"));
+        let alice_id = account_id(&session(&alice, &["init", "--name", "Alice"]));
+        let bob_id = account_id(&session(&bob, &["init", "--name", "Bob"]));
+        session(&alice, &["contacts", "add", &bob_id, "bob"]);
+        session(&bob, &["contacts", "add", &alice_id, "alice"]);
+        // Both profiles remember the network from their first sync.
+        session(&alice, &["--network", &network, "sync"]);
+        session(&bob, &["--network", &network, "sync"]);
+        Self { net, dir, network }
+    }
+
+    fn alice(&self) -> std::path::PathBuf {
+        self.dir.path().join("alice")
+    }
+
+    fn bob(&self) -> std::path::PathBuf {
+        self.dir.path().join("bob")
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chat_opens_a_conversation_with_history_both_ways_and_after_a_restart() {
+    let pair = Pair::start().await;
+    let (alice, bob, network) = (pair.alice(), pair.bob(), pair.network.as_str());
+    session(&bob, &["send", "alice", "first from bob"]);
+    session(&alice, &["sync"]);
+    session(&alice, &["send", "bob", "first from alice"]);
+
+    let tmux = Tmux::new("chat-history");
+    tmux.start_chat(&alice, network, "bob");
+    let screen = tmux.wait_for("you -> bob: first from alice");
+    assert!(screen.contains("bob: first from bob"), "{screen}");
+    // The chat answers: a typed line is sent while the history is on screen.
+    tmux.run(&[
+        "send-keys",
+        "-t",
+        "chat",
+        "typed after the history",
+        "Enter",
+    ]);
+    tmux.wait_for("you -> bob: typed after the history");
+    tmux.quit();
+
+    // Opened again: the whole conversation is history now, and the chat still answers.
+    tmux.start_chat(&alice, network, "bob");
+    tmux.wait_for("you -> bob: typed after the history");
+    session(&bob, &["send", "alice", "second from bob"]);
+    tmux.wait_for("bob: second from bob");
+    tmux.quit();
+    let synced = session(&bob, &["sync"]);
+    assert!(String::from_utf8_lossy(&synced.stdout).contains("typed after the history"));
+    pair.net.shutdown().await;
+}
+
 impl Drop for Tmux {
     fn drop(&mut self) {
         let _ = self.run(&["kill-server"]);
