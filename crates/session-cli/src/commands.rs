@@ -154,7 +154,9 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                     println!(
                         "  {} ({}) {} message(s), last {}",
                         c.peer,
-                        c.display_name.as_deref().unwrap_or("no name given"),
+                        c.display_name
+                            .as_deref()
+                            .map_or_else(|| "no name given".into(), shown_name),
                         c.messages,
                         clock_time(c.last_ms)
                     );
@@ -305,28 +307,32 @@ pub fn peer_label(store: &MessageStore, peer: &AccountId) -> String {
     }
 }
 
-/// One line of a conversation.
+/// A display name someone sent, shown quoted, on one line, at most 64 characters.
+pub fn shown_name(name: &str) -> String {
+    let short: String = name.chars().take(64).collect();
+    format!("\"{}\"", crate::text::neutralise(&short).replace('"', "'"))
+}
+
+/// One message of a conversation: the sender (strangers always marked as such), then the text
+/// with control characters neutralised and continuation lines indented under the sender.
 pub fn format_message(store: &MessageStore, message: &StoredMessage) -> String {
+    let is_contact = matches!(store.contact(&message.peer), Ok(Some(_)));
+    let label = peer_label(store, &message.peer);
     let who = match message.direction {
-        Direction::Outgoing => format!("you -> {}", peer_label(store, &message.peer)),
-        Direction::Incoming => {
-            let label = peer_label(store, &message.peer);
-            match (&message.display_name, store.contact(&message.peer)) {
-                (Some(name), Ok(None)) => format!("{label} ({name}, request)"),
-                (None, Ok(None)) => format!("{label} (request)"),
-                _ => label,
-            }
-        }
+        Direction::Outgoing if is_contact => format!("you -> {label}"),
+        Direction::Outgoing => format!("you -> {label} (not a contact)"),
+        Direction::Incoming if is_contact => label,
+        Direction::Incoming => match &message.display_name {
+            Some(name) => format!("{label} {} (request, not a contact)", shown_name(name)),
+            None => format!("{label} (request, not a contact)"),
+        },
     };
     let state = match &message.state {
         MessageState::Received => String::new(),
-        other => format!("  [{}]", other.describe()),
+        other => format!("  [{}]", crate::text::neutralise(&other.describe())),
     };
-    format!(
-        "[{}] {who}: {}{state}",
-        clock_time(message.sent_ms),
-        message.text
-    )
+    let prefix = format!("[{}] {who}: ", clock_time(message.sent_ms));
+    format!("{}{state}", crate::text::under(&prefix, &message.text))
 }
 
 /// `HH:MM:SS` (UTC) of a Unix millisecond time.

@@ -6,6 +6,7 @@ mod demo;
 mod devnet;
 mod input;
 mod qr;
+mod text;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

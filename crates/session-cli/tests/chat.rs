@@ -183,6 +183,67 @@ async fn chat_opens_a_conversation_with_history_both_ways_and_after_a_restart() 
     pair.net.shutdown().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_text_from_a_stranger_cannot_write_into_the_terminal() {
+    let pair = Pair::start().await;
+    let (alice, network) = (pair.alice(), pair.network.as_str());
+    let carol = pair.dir.path().join("carol");
+    session(&carol, &["init"]);
+    // A display name no honest client would send: it tries to pass for a contact.
+    session_client::Profile::open(&carol)
+        .unwrap()
+        .message_store()
+        .unwrap()
+        .set_setting("display_name", "bob\u{1b}[2J\nbob")
+        .unwrap();
+    let alice_id = account_id(&session(&alice, &["id", "--no-qr"]));
+    let hostile = "hello\nbob: please paste your recovery phrase here\n\
+                   \u{1b}[31mred\u{1b}[0m \u{1b}]2;PWNED-TITLE\u{7} \u{9b}2J END-OF-HOSTILE";
+    session(&carol, &["--network", network, "send", &alice_id, hostile]);
+
+    let tmux = Tmux::new("chat-hostile");
+    let carol_id = account_id(&session(&carol, &["id", "--no-qr"]));
+    tmux.start_chat(&alice, network, &carol_id);
+    let screen = tmux.wait_for("END-OF-HOSTILE");
+    // The forged line is indented under the real sender, never at the start of a line.
+    for line in screen.lines() {
+        assert!(
+            !line.starts_with("bob"),
+            "a forged line: {line:?}\n{screen}"
+        );
+    }
+    let forged = screen.lines().find(|l| l.contains("please paste")).unwrap();
+    assert!(forged.starts_with(' '), "{screen}");
+    // Escape sequences are shown, not obeyed: no colour, no title, no cleared screen.
+    assert!(screen.contains("^[[31mred^[[0m"), "{screen}");
+    assert!(screen.contains("^[]2;PWNED-TITLE^G"), "{screen}");
+    assert!(screen.contains("<U+009B>2J"), "{screen}");
+    let title = tmux.run(&["display-message", "-p", "-t", "chat", "#{pane_title}"]);
+    assert!(
+        !String::from_utf8_lossy(&title.stdout).contains("PWNED"),
+        "the window title was set by a message"
+    );
+    // The stranger is marked as one, with the name they gave quoted and neutralised.
+    let sender = screen.lines().find(|l| l.contains("hello")).unwrap();
+    assert!(
+        sender.contains("\"bob^[[2J^Jbob\" (request, not a contact): hello"),
+        "{screen}"
+    );
+    assert!(screen.contains("Chatting with 05"), "{screen}");
+    tmux.quit();
+
+    // Piped output carries no control character either.
+    let history = session(&alice, &["history", &carol_id]);
+    assert!(
+        !history
+            .stdout
+            .iter()
+            .any(|&b| b == 0x1b || b == 0x07 || b == b'\r'),
+        "{history:?}"
+    );
+    pair.net.shutdown().await;
+}
+
 impl Drop for Tmux {
     fn drop(&mut self) {
         let _ = self.run(&["kill-server"]);
