@@ -37,14 +37,34 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Restore { name, passphrase } => {
-            let phrase = input::recovery_phrase()?;
-            let seed = Ed25519Seed::from_phrase(phrase.trim())
-                .map_err(|e| format!("the recovery phrase is not valid: {e}"))?;
-            create_account(&profile, &seed, name.as_deref(), passphrase)?;
-            println!("Restored account {}", seed.key_pair().account_id());
-            if seed.is_legacy() {
-                println!("(a legacy 13-word Session phrase)");
+            if profile.account().exists() {
+                return Err(AccountError::Exists(profile.account().path().to_path_buf()).into());
             }
+            let phrase = input::recovery_phrase()?;
+            let seed = Ed25519Seed::from_phrase(phrase.trim()).map_err(|e| {
+                format!(
+                    "the recovery phrase is not valid: {}",
+                    phrase_problem(&e, &phrase)
+                )
+            })?;
+            let id = seed.key_pair().account_id();
+            let kind = if seed.is_legacy() {
+                " (a legacy 13-word Session phrase)"
+            } else {
+                ""
+            };
+            println!("This phrase opens the account{kind}:\n\n  {id}\n");
+            if input::is_terminal() {
+                if !input::confirm("Is this the Account ID you expected? [y/N] ")? {
+                    println!("Nothing restored. Check the phrase against what you wrote down.");
+                    return Ok(ExitCode::FAILURE);
+                }
+            } else {
+                println!("Check that this is the Account ID you expected: a phrase with a wrong");
+                println!("word can still pass the checksum and open another, empty account.");
+            }
+            create_account(&profile, &seed, name.as_deref(), passphrase)?;
+            println!("Restored account {id}");
             Ok(ExitCode::SUCCESS)
         }
         Command::Id { png, no_qr } => {
@@ -215,6 +235,56 @@ fn contacts(store: &MessageStore, action: ContactsAction) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Says what may be wrong with a phrase: for a checksum mismatch, every position a single wrong
+/// word could be at, and a swap only as one possibility among them (the checksum picks one of
+/// the data words, so a swap fits by chance about as often as not).
+fn phrase_problem(error: &session_crypto::PhraseError, phrase: &str) -> String {
+    use session_crypto::PhraseError;
+    if !matches!(
+        error,
+        PhraseError::BadChecksum | PhraseError::Transposed { .. }
+    ) {
+        return error.to_string();
+    }
+    let Some(hint) = session_crypto::mnemonic::checksum_hint(phrase) else {
+        return error.to_string();
+    };
+    let last = hint.words;
+    let swaps = hint
+        .swaps
+        .iter()
+        .map(|&i| format!("{i} and {}", i + 1))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let data_suspects: Vec<String> = hint
+        .suspect_words
+        .iter()
+        .filter(|&&p| p < last)
+        .map(usize::to_string)
+        .collect();
+    if !hint.a_data_word_may_be_wrong() && hint.swaps.len() == 1 {
+        return format!(
+            "words {swaps} appear to be swapped (or the last word, the checksum word, is wrong)"
+        );
+    }
+    let mut text = String::from("the last word (the checksum word) does not match the others. ");
+    if data_suspects.len() + 1 >= last {
+        text.push_str(&format!("Any one word may be wrong (1 to {last})"));
+    } else {
+        text.push_str(&format!(
+            "One word may be wrong: word {} or {last} (the checksum word)",
+            data_suspects.join(", ")
+        ));
+    }
+    if !swaps.is_empty() {
+        text.push_str(&format!(
+            "; or two neighbours swapped (words {swaps} would fit, but so may a wrong word)"
+        ));
+    }
+    text.push_str(". Compare every word with what you wrote down.");
+    text
 }
 
 fn open_profile(cli: &Cli) -> Result<Profile> {

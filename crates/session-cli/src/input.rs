@@ -50,3 +50,21 @@ pub fn new_passphrase() -> Result<Zeroizing<String>> {
     }
     Ok(first)
 }
+
+/// Whether stdin is a terminal (a person can be asked).
+pub fn is_terminal() -> bool {
+    std::io::stdin().is_terminal()
+}
+
+/// Asks a yes/no question on the terminal; only `y` or `yes` is a yes.
+pub fn confirm(question: &str) -> Result<bool> {
+    use std::io::Write as _;
+    print!("{question}");
+    std::io::stdout().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    Ok(matches!(
+        answer.trim().to_ascii_lowercase().as_str(),
+        "y" | "yes"
+    ))
+}

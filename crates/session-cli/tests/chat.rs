@@ -80,11 +80,15 @@ impl Tmux {
 
     /// Starts `session chat` in a new window of 160x40.
     fn start_chat(&self, profile: &Path, network: &str, with: &str) {
-        let command = format!(
+        self.start(&format!(
             "{} --profile {} --network {network} chat {with} --poll 0.3",
             env!("CARGO_BIN_EXE_session"),
             profile.display()
-        );
+        ));
+    }
+
+    /// Starts a shell command in a new window of 160x40.
+    fn start(&self, command: &str) {
         let started = self.run(&[
             "new-session",
             "-d",
@@ -94,7 +98,7 @@ impl Tmux {
             "160",
             "-y",
             "40",
-            &command,
+            command,
         ]);
         assert!(started.status.success(), "{started:?}");
     }
@@ -242,6 +246,39 @@ async fn hostile_text_from_a_stranger_cannot_write_into_the_terminal() {
         "{history:?}"
     );
     pair.net.shutdown().await;
+}
+
+#[test]
+fn restore_at_a_terminal_shows_the_account_and_asks_before_saving() {
+    let dir = tempfile::tempdir().unwrap();
+    let phrase =
+        "vexed enjoy pigment films adept voted vexed enjoy pigment films adept voted adept";
+    let expected = "05d2ad010eeb72d72e561d9de7bd7b6989af77dcabffa03a5111a6c859ae5c3a72";
+    let tmux = Tmux::new("restore");
+    for (answer, saved) in [("n", false), ("y", true)] {
+        let profile = dir.path().join(format!("restore-{answer}"));
+        tmux.start(&format!(
+            "{} --profile {} restore; sleep 30",
+            env!("CARGO_BIN_EXE_session"),
+            profile.display()
+        ));
+        tmux.wait_for("Recovery phrase");
+        tmux.run(&["send-keys", "-t", "chat", phrase, "Enter"]);
+        let screen = tmux.wait_for("Is this the Account ID you expected?");
+        assert!(screen.contains(expected), "{screen}");
+        assert!(
+            !profile.join("identity.key").exists(),
+            "saved before the answer"
+        );
+        tmux.run(&["send-keys", "-t", "chat", answer, "Enter"]);
+        if saved {
+            tmux.wait_for("Restored account");
+        } else {
+            tmux.wait_for("Nothing restored");
+        }
+        assert_eq!(profile.join("identity.key").exists(), saved);
+        tmux.run(&["kill-session", "-t", "chat"]);
+    }
 }
 
 impl Drop for Tmux {

@@ -199,6 +199,39 @@ fn restore_from_good_and_bad_phrases() {
 }
 
 #[test]
+fn a_wrong_word_is_never_blamed_on_a_swap_and_the_account_is_shown() {
+    let dir = tempfile::tempdir().unwrap();
+    let words: Vec<&str> = LEGACY_PHRASE.split_whitespace().collect();
+    // One wrong word each (word 1, word 3, the checksum word): swapping two neighbours happens
+    // to fit the checksum for each, which the hint once claimed as the cause.
+    for (position, wrong) in [(0, "abbey"), (2, "zoom"), (12, "vexed")] {
+        let mut typed = words.clone();
+        typed[position] = wrong;
+        let err = fails(session(
+            &dir.path().join(format!("wrong{position}")),
+            &["restore"],
+            &typed.join(" "),
+        ));
+        assert!(!err.contains("appear to be swapped"), "{err}");
+        assert!(err.contains("may be wrong"), "{err}");
+        assert!(err.contains(&format!("{}", position + 1)), "{err}");
+        assert!(!dir
+            .path()
+            .join(format!("wrong{position}"))
+            .join("identity.key")
+            .exists());
+    }
+    // A restore from stdin shows the account it opened on a line of its own, with a warning.
+    let out = ok(session(
+        &dir.path().join("right"),
+        &["restore"],
+        LEGACY_PHRASE,
+    ));
+    assert!(out.lines().any(|l| l.trim() == LEGACY_ACCOUNT_ID), "{out}");
+    assert!(out.contains("the Account ID you expected"), "{out}");
+}
+
+#[test]
 fn a_passphrase_protects_the_account_file() {
     let dir = tempfile::tempdir().unwrap();
     let profile = dir.path().join("p");
