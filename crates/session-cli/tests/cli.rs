@@ -410,3 +410,102 @@ fn devnet_runs_a_network_that_other_session_processes_join() {
     );
     assert!(String::from_utf8_lossy(&output.stdout).contains("6 nodes in"));
 }
+
+/// Starts `session devnet` on `dir` and returns it with what it printed up to "Press Ctrl-C".
+fn start_devnet(dir: &Path) -> (std::process::Child, String) {
+    use std::io::BufRead as _;
+    let mut devnet = Command::new(env!("CARGO_BIN_EXE_session"))
+        .args(["devnet", "--nodes", "6", "--dir"])
+        .arg(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = devnet.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut seen = String::new();
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            seen.push_str(&line);
+            seen.push('\n');
+            if line.contains("Press Ctrl-C") {
+                let _ = tx.send(seen.clone());
+            }
+        }
+    });
+    match rx.recv_timeout(std::time::Duration::from_secs(90)) {
+        Ok(seen) => (devnet, seen),
+        Err(_) => {
+            let _ = devnet.kill();
+            let output = devnet.wait_with_output().unwrap();
+            panic!(
+                "devnet did not start: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+    }
+}
+
+/// Ctrl-C, and a clean exit.
+fn stop_devnet(devnet: std::process::Child) {
+    let interrupted = Command::new("kill")
+        .args(["-INT", &devnet.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(interrupted.success());
+    let output = devnet.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn a_devnet_restarts_from_its_folder_and_delivers_what_it_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let devnet_dir = dir.path().join("devnet");
+    let (devnet, first) = start_devnet(&devnet_dir);
+    let network_path = devnet_dir.join("network.json");
+    let network_before = std::fs::read_to_string(&network_path).unwrap();
+    let network = network_path.to_str().unwrap();
+    let (alice, bob) = (dir.path().join("alice"), dir.path().join("bob"));
+    ok(session(&alice, &["init"], ""));
+    let bob_id = account_id_in(&ok(session(&bob, &["init"], "")));
+    let sent = ok(session(
+        &alice,
+        &[
+            "--network",
+            network,
+            "send",
+            &bob_id,
+            "stored before the stop",
+        ],
+        "",
+    ));
+    assert!(sent.contains("stored on"), "{sent}");
+    stop_devnet(devnet);
+
+    let (devnet, second) = start_devnet(&devnet_dir);
+    assert!(second.contains("Restarted"), "{second}");
+    // Same registry key, node keys and ports: the network file and the node lines are the same.
+    assert_eq!(
+        std::fs::read_to_string(&network_path).unwrap(),
+        network_before
+    );
+    let nodes = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter(|l| l.trim_start().starts_with("node "))
+            .map(str::to_owned)
+            .collect()
+    };
+    assert_eq!(nodes(&first), nodes(&second));
+    assert_eq!(nodes(&second).len(), 6);
+    let synced = ok(session(&bob, &["--network", network, "sync"], ""));
+    assert!(synced.contains("stored before the stop"), "{synced}");
+    // Profiles that knew the network before keep working with it.
+    let sent = ok(session(&alice, &["send", &bob_id, "after the restart"], ""));
+    assert!(sent.contains("stored on"), "{sent}");
+    stop_devnet(devnet);
+}
