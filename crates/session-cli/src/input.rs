@@ -22,6 +22,11 @@ pub fn recovery_phrase() -> Result<Zeroizing<String>> {
     Ok(phrase)
 }
 
+/// Whether the passphrase comes from the environment (one try only then).
+pub fn passphrase_from_env() -> bool {
+    std::env::var_os(PASSPHRASE_VAR).is_some()
+}
+
 /// The passphrase of a protected account.
 pub fn passphrase() -> Result<Zeroizing<String>> {
     if let Ok(value) = std::env::var(PASSPHRASE_VAR) {

@@ -53,6 +53,13 @@ pub enum Command {
         #[arg(long)]
         passphrase: bool,
     },
+    /// Shows the recovery phrase again (asks for the passphrase of a protected account).
+    Phrase,
+    /// Shows or sets the name shown to the people you write to.
+    Name {
+        /// The new name (none: show the current one).
+        name: Option<String>,
+    },
     /// Shows your Account ID, with a QR code.
     Id {
         /// Also write the QR code as a PNG image.
@@ -74,6 +81,13 @@ pub enum Command {
         to: String,
         /// The message.
         text: Vec<String>,
+    },
+    /// Answers message requests (people who wrote to you and are not contacts), by the name
+    /// shown in `session inbox` or their Account ID.
+    Requests {
+        /// What to do.
+        #[command(subcommand)]
+        action: RequestsAction,
     },
     /// Sends again the messages no swarm member acknowledged.
     Retry,
@@ -115,12 +129,15 @@ pub enum Command {
 /// Contact subcommands.
 #[derive(Subcommand, Debug)]
 pub enum ContactsAction {
-    /// Adds a contact (or renames one).
+    /// Adds a contact.
     Add {
         /// Their Account ID (66 hex characters starting with 05).
         account_id: String,
         /// Your name for them.
         nickname: String,
+        /// Rename the contact if the Account ID is one already.
+        #[arg(long)]
+        rename: bool,
     },
     /// Lists contacts.
     List,
@@ -131,18 +148,52 @@ pub enum ContactsAction {
     },
 }
 
+/// Message request subcommands.
+#[derive(Subcommand, Debug)]
+pub enum RequestsAction {
+    /// Lists message requests.
+    List,
+    /// Accepts a request: the sender becomes a contact under `nickname`.
+    Accept {
+        /// The sender: the name shown in `session inbox`, the start of their Account ID, or
+        /// their Account ID.
+        who: String,
+        /// Your name for them.
+        nickname: String,
+    },
+    /// Declines a request: its messages are deleted (the sender can write again).
+    Decline {
+        /// The sender, as for `accept`.
+        who: String,
+    },
+    /// Blocks the sender: the request is deleted and their messages are dropped from now on.
+    Block {
+        /// The sender, as for `accept`, or any Account ID.
+        who: String,
+    },
+    /// Unblocks an Account ID.
+    Unblock {
+        /// The Account ID.
+        account_id: String,
+    },
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The TLS and HTTP libraries stay at info even at -vv: their debug lines say nothing a user
+    // of this program can act on. Colours only on a terminal.
     let default_level = match cli.verbose {
         0 => "warn",
         1 => "info",
-        _ => "debug",
+        2 => "debug,rustls=info,hyper=info,hyper_util=info,h2=info",
+        _ => "trace,rustls=info,hyper=info,hyper_util=info,h2=info",
     };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
         )
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()

@@ -248,6 +248,30 @@ async fn hostile_text_from_a_stranger_cannot_write_into_the_terminal() {
     pair.net.shutdown().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chat_sends_what_failed_once_the_network_is_back() {
+    let mut pair = Pair::start().await;
+    let (alice, bob) = (pair.alice(), pair.bob());
+    let tmux = Tmux::new("chat-retry");
+    tmux.start_chat(&alice, &pair.network, "bob");
+    tmux.wait_for("Chatting with bob");
+    let nodes = pair.net.addresses().len();
+    for index in 0..nodes {
+        pair.net.stop(index).await.unwrap();
+    }
+    tmux.run(&["send-keys", "-t", "chat", "typed while down", "Enter"]);
+    tmux.wait_for("not sent yet");
+    for index in 0..nodes {
+        pair.net.restart(index).await.unwrap();
+    }
+    let screen = tmux.wait_for("(sent now)");
+    assert!(screen.contains("(the network is back)"), "{screen}");
+    tmux.quit();
+    let synced = session(&bob, &["sync"]);
+    assert!(String::from_utf8_lossy(&synced.stdout).contains("typed while down"));
+    pair.net.shutdown().await;
+}
+
 #[test]
 fn restore_at_a_terminal_shows_the_account_and_asks_before_saving() {
     let dir = tempfile::tempdir().unwrap();

@@ -509,3 +509,215 @@ fn a_devnet_restarts_from_its_folder_and_delivers_what_it_stored() {
     assert!(sent.contains("stored on"), "{sent}");
     stop_devnet(devnet);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_a_new_user_gets_wrong_is_said_plainly() {
+    let net = Testnet::start(TestnetConfig::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let network = network_file(&net, dir.path());
+    let network = network.to_str().unwrap();
+    let (alice, bob, carol) = (
+        dir.path().join("alice"),
+        dir.path().join("bob"),
+        dir.path().join("carol"),
+    );
+    // 5: the network given at init is remembered.
+    let alice_id = account_id_in(&ok(session(
+        &alice,
+        &["--network", network, "init", "--name", "Alice"],
+        "",
+    )));
+    let bob_id = account_id_in(&ok(session(&bob, &["--network", network, "init"], "")));
+    let carol_id = account_id_in(&ok(session(
+        &carol,
+        &["--network", network, "init", "--name", "Carol"],
+        "",
+    )));
+    let sent = ok(session(
+        &bob,
+        &["send", &alice_id, "no --network needed"],
+        "",
+    ));
+    assert!(sent.contains("stored on"), "{sent}");
+
+    // 6: adding a known ID under a new name says so, or renames with --rename.
+    ok(session(&alice, &["contacts", "add", &bob_id, "bob"], ""));
+    let err = fails(session(&alice, &["contacts", "add", &bob_id, "bobup"], ""));
+    assert!(
+        err.contains("--rename") && err.contains("bob -> bobup"),
+        "{err}"
+    );
+    let out = ok(session(
+        &alice,
+        &["contacts", "add", &bob_id, "bobup", "--rename"],
+        "",
+    ));
+    assert!(out.contains("renamed bob -> bobup"), "{out}");
+
+    // 7: spaces inside an ID are ignored; a missing 05 is named; a near miss is warned about.
+    let spaced = format!("{} {}", &carol_id[..30], &carol_id[30..]);
+    ok(session(&alice, &["contacts", "add", &spaced, "carol"], ""));
+    let err = fails(session(
+        &alice,
+        &["contacts", "add", &carol_id[2..], "x"],
+        "",
+    ));
+    assert!(err.contains("start with 05"), "{err}");
+    let mut near = bob_id.clone();
+    let last = if near.ends_with('0') { "1" } else { "0" };
+    near.replace_range(65..66, last);
+    let out = session(&alice, &["contacts", "add", &near, "notbob"], "");
+    assert!(
+        stderr(&out).contains("differs from your contact bobup's in one character"),
+        "{}",
+        stderr(&out)
+    );
+
+    // 9: your own message to a non-contact is not a request from them.
+    let dave_id = account_id_in(&ok(session(&dir.path().join("dave"), &["init"], "")));
+    ok(session(&alice, &["send", &dave_id, "hello stranger"], ""));
+    let inbox = ok(session(&alice, &["inbox"], ""));
+    assert!(!inbox.contains("Message requests"), "{inbox}");
+    assert!(inbox.contains("you: \"hello stranger\""), "{inbox}");
+
+    // 10: a message too long is refused in KB.
+    let big = "x".repeat(100_000);
+    let err = fails(session(&alice, &["send", "bobup"], &big));
+    assert!(
+        err.contains("100.0 KB") && err.contains("at most 7"),
+        "{err}"
+    );
+
+    // 11: unread counts and previews; an empty history says so.
+    ok(session(&alice, &["sync"], ""));
+    let inbox = ok(session(&alice, &["inbox"], ""));
+    assert!(
+        inbox.contains("1 unread") && inbox.contains("\"no --network needed\""),
+        "{inbox}"
+    );
+    ok(session(&alice, &["history", "bobup"], ""));
+    assert!(
+        !ok(session(&alice, &["inbox"], "")).contains("unread,"),
+        "history reads them"
+    );
+    let empty = ok(session(&alice, &["history", "carol"], ""));
+    assert!(empty.contains("no messages with carol yet"), "{empty}");
+
+    // 12: requests answered by the name shown; a blocked sender's messages are dropped.
+    ok(session(&carol, &["send", &bob_id, "carol asks"], ""));
+    let erin = dir.path().join("erin");
+    ok(session(
+        &erin,
+        &["--network", network, "init", "--name", "Erin"],
+        "",
+    ));
+    ok(session(&erin, &["send", &bob_id, "erin asks"], ""));
+    ok(session(&bob, &["sync"], ""));
+    let inbox = ok(session(&bob, &["inbox"], ""));
+    assert!(
+        inbox.contains("\"Carol\"") && inbox.contains("\"Erin\""),
+        "{inbox}"
+    );
+    let out = ok(session(&bob, &["requests", "accept", "Carol", "carol"], ""));
+    assert!(out.contains("now your contact carol"), "{out}");
+    let out = ok(session(&bob, &["requests", "block", "erin"], ""));
+    assert!(out.contains("blocked"), "{out}");
+    ok(session(&erin, &["send", &bob_id, "erin again"], ""));
+    let synced = ok(session(&bob, &["sync"], ""));
+    assert!(!synced.contains("erin again"), "{synced}");
+    assert!(
+        synced.contains("from blocked senders (dropped)"),
+        "{synced}"
+    );
+    let inbox = ok(session(&bob, &["inbox"], ""));
+    assert!(
+        !inbox.contains("Erin") && inbox.contains("carol"),
+        "{inbox}"
+    );
+    // A declined request stays gone, whichever swarm member the next sync asks.
+    let dave = dir.path().join("dave");
+    ok(session(
+        &dave,
+        &["--network", network, "send", &bob_id, "dave asks"],
+        "",
+    ));
+    ok(session(&bob, &["sync"], ""));
+    let out = ok(session(&bob, &["requests", "decline", &dave_id[..12]], ""));
+    assert!(out.contains("declined: 1 message(s)"), "{out}");
+    for _ in 0..4 {
+        let synced = ok(session(&bob, &["sync"], ""));
+        assert!(!synced.contains("dave asks"), "{synced}");
+    }
+    let err = fails(session(&bob, &["requests", "decline", "nobody"], ""));
+    assert!(err.contains("no message request from \"nobody\""), "{err}");
+
+    // 8: with the network gone, a send is saved and retried later, the retry naming the text.
+    net.shutdown().await;
+    let out = session(&alice, &["send", "bobup", "while the network is down"], "");
+    assert!(!out.status.success());
+    let err = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(
+        err.contains("no network reachable") && err.contains("session retry"),
+        "{err}"
+    );
+    assert!(!err.contains("guard"), "{err}");
+    let net = Testnet::start(TestnetConfig::default()).await.unwrap();
+    ok(session(
+        &alice,
+        &[
+            "--network",
+            network_file(&net, dir.path()).to_str().unwrap(),
+            "id",
+            "--no-qr",
+        ],
+        "",
+    ));
+    let retried = ok(session(&alice, &["retry"], ""));
+    assert!(
+        retried.contains("to bobup: \"while the network is down\" stored on"),
+        "{retried}"
+    );
+    net.shutdown().await;
+}
+
+#[test]
+fn profile_and_account_file_details() {
+    let dir = tempfile::tempdir().unwrap();
+    // 11: commands on a missing profile do not create it.
+    let missing = dir.path().join("missing");
+    let err = fails(session(&missing, &["inbox"], ""));
+    assert!(err.contains("no account"), "{err}");
+    assert!(!missing.exists());
+    // The phrase can be shown again, behind the passphrase, with three tries at most.
+    let profile = dir.path().join("p");
+    let secret = [("SESSION_PASSPHRASE", "open sesame")];
+    let created = ok(session_env(
+        &profile,
+        &["init", "--passphrase"],
+        "",
+        &secret,
+    ));
+    let phrase = phrase_in(&created);
+    let err = fails(session(&profile, &["phrase"], ""));
+    assert!(err.contains("passphrase"), "{err}");
+    let shown = ok(session_env(&profile, &["phrase"], "", &secret));
+    assert_eq!(phrase_in(&shown), phrase);
+    // The display name can be set after init, never with control characters.
+    ok(session_env(&profile, &["name", "Alice B"], "", &secret));
+    assert_eq!(
+        ok(session_env(&profile, &["name"], "", &secret)).trim(),
+        "Alice B"
+    );
+    let err = fails(session_env(&profile, &["name", "a\u{1b}[2Jb"], "", &secret));
+    assert!(err.contains("control characters"), "{err}");
+    // A world-readable account file is used with a warning, like ssh's.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let key = profile.join("identity.key");
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let out = session_env(&profile, &["id", "--no-qr"], "", &secret);
+        assert!(out.status.success());
+        assert!(stderr(&out).contains("chmod 600"), "{}", stderr(&out));
+    }
+}

@@ -41,6 +41,17 @@ CREATE TABLE IF NOT EXISTS poll_positions (
     last_hash TEXT NOT NULL,
     PRIMARY KEY (node, namespace)
 );
+CREATE TABLE IF NOT EXISTS blocked (
+    account_id TEXT PRIMARY KEY,
+    blocked_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS dropped_hashes (
+    hash TEXT PRIMARY KEY
+);
+CREATE TABLE IF NOT EXISTS read_marks (
+    peer         TEXT PRIMARY KEY,
+    last_read_id INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS settings (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -68,12 +79,18 @@ pub enum StoreError {
     /// Text that looks like an Account ID but is not one.
     #[error("not a valid Account ID: {0}")]
     BadAccountId(session_crypto::AccountIdError),
+    /// 64 hex characters: an Account ID without its `05`.
+    #[error("not a valid Account ID: it has 64 characters, but Account IDs have 66 and start with 05 (is the 05 missing?)")]
+    MissingPrefix,
     /// A nickname that cannot be used.
     #[error("invalid nickname: {0}")]
     BadNickname(String),
     /// Another contact already has this nickname.
     #[error("the nickname {0:?} is already used by another contact")]
     NicknameTaken(String),
+    /// More than one message request matches the name given.
+    #[error("more than one message request is shown as {0:?}; use the Account ID")]
+    Ambiguous(String),
     /// No message with this id.
     #[error("no message {0}")]
     UnknownMessage(i64),
@@ -155,8 +172,15 @@ pub struct Conversation {
     pub messages: u64,
     /// The newest message's timestamp.
     pub last_ms: u64,
-    /// Whether this is a message request (the peer is not a contact).
+    /// Whether this is a message request: the peer is not a contact and the user never wrote
+    /// to them.
     pub is_request: bool,
+    /// Incoming messages not yet shown in `history` or `chat`.
+    pub unread: u64,
+    /// The newest message's text.
+    pub last_text: String,
+    /// Whether the newest message is the user's own.
+    pub last_outgoing: bool,
 }
 
 /// A conversation started by someone who is not a contact.
@@ -318,11 +342,29 @@ impl MessageStore {
         if let Some(id) = by_nickname {
             return parse_stored_id(&id);
         }
-        match AccountId::from_str(who) {
-            Ok(id) => Ok(id),
-            Err(e) if looks_like_account_id(who) => Err(StoreError::BadAccountId(e)),
-            Err(_) => Err(StoreError::UnknownContact(who.into())),
+        let compact: String = who.split_whitespace().collect();
+        if looks_like_account_id(&compact) {
+            return parse_account_id(&compact);
         }
+        Err(StoreError::UnknownContact(who.into()))
+    }
+
+    /// A contact whose Account ID differs from `id` in exactly one character, with the 1-based
+    /// position of that character: most likely a typo of the contact's ID.
+    pub fn similar_contact(&self, id: &AccountId) -> Result<Option<(Contact, usize)>, StoreError> {
+        let text = id.to_string();
+        for contact in self.contacts()? {
+            let theirs = contact.account_id.to_string();
+            let mut differences = text
+                .bytes()
+                .zip(theirs.bytes())
+                .enumerate()
+                .filter(|(_, (a, b))| a != b);
+            if let (Some((at, _)), None) = (differences.next(), differences.next()) {
+                return Ok(Some((contact, at + 1)));
+            }
+        }
+        Ok(None)
     }
 
     /// A sender timestamp for a new outgoing message: `now`, or just after the newest one, so
@@ -430,7 +472,8 @@ impl MessageStore {
             let mut insert = tx.prepare_cached(
                 "INSERT OR IGNORE INTO messages
                  (peer, outgoing, sent_ms, received_ms, body, display_name, state, hash)
-                 VALUES (?1, 0, ?2, ?3, ?4, ?5, 'received', ?6)",
+                 SELECT ?1, 0, ?2, ?3, ?4, ?5, 'received', ?6
+                 WHERE NOT EXISTS (SELECT 1 FROM dropped_hashes WHERE hash = ?6)",
             )?;
             for (hash, text) in messages {
                 let inserted = insert.execute(params![
@@ -471,13 +514,21 @@ impl MessageStore {
         Ok(newest)
     }
 
-    /// Every conversation, newest first; those with non-contacts are message requests.
+    /// Every conversation, newest first; those started by non-contacts to whom the user never
+    /// wrote are message requests. Blocked senders' conversations are left out.
     pub fn conversations(&self) -> Result<Vec<Conversation>, StoreError> {
         let mut stmt = self.conn.prepare(
             "SELECT m.peer, c.nickname, COUNT(*), MAX(m.sent_ms),
                     (SELECT display_name FROM messages d WHERE d.peer = m.peer AND d.outgoing = 0
-                     AND d.display_name IS NOT NULL ORDER BY d.sent_ms DESC LIMIT 1)
+                     AND d.display_name IS NOT NULL ORDER BY d.sent_ms DESC LIMIT 1),
+                    SUM(m.outgoing),
+                    SUM(CASE WHEN m.outgoing = 0 AND m.id > COALESCE(r.last_read_id, 0)
+                        THEN 1 ELSE 0 END),
+                    (SELECT body || char(0) || outgoing FROM messages l WHERE l.peer = m.peer
+                     ORDER BY l.sent_ms DESC, l.id DESC LIMIT 1)
              FROM messages m LEFT JOIN contacts c ON c.account_id = m.peer
+             LEFT JOIN read_marks r ON r.peer = m.peer
+             WHERE m.peer NOT IN (SELECT account_id FROM blocked)
              GROUP BY m.peer ORDER BY MAX(m.sent_ms) DESC",
         )?;
         let rows = stmt.query_map([], |r| {
@@ -487,21 +538,117 @@ impl MessageStore {
                 r.get::<_, i64>(2)?,
                 r.get::<_, i64>(3)?,
                 r.get::<_, Option<String>>(4)?,
+                r.get::<_, i64>(5)?,
+                r.get::<_, i64>(6)?,
+                r.get::<_, Option<String>>(7)?,
             ))
         })?;
         let mut out = Vec::new();
         for row in rows {
-            let (peer, nickname, count, last, display_name) = row?;
+            let (peer, nickname, count, last, display_name, outgoing, unread, newest) = row?;
+            let newest = newest.unwrap_or_default();
+            let (last_text, last_outgoing) = match newest.rsplit_once('\0') {
+                Some((text, way)) => (text.to_owned(), way == "1"),
+                None => (newest, false),
+            };
             out.push(Conversation {
                 peer: parse_stored_id(&peer)?,
-                is_request: nickname.is_none(),
+                is_request: nickname.is_none() && outgoing == 0,
                 nickname,
                 display_name,
                 messages: count as u64,
                 last_ms: last as u64,
+                unread: unread as u64,
+                last_text,
+                last_outgoing,
             });
         }
         Ok(out)
+    }
+
+    /// Marks every message of the conversation with `peer` as read.
+    pub fn mark_read(&self, peer: &AccountId) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO read_marks (peer, last_read_id)
+             SELECT ?1, COALESCE(MAX(id), 0) FROM messages WHERE peer = ?1
+             ON CONFLICT (peer) DO UPDATE SET last_read_id = excluded.last_read_id",
+            [peer.to_string()],
+        )?;
+        Ok(())
+    }
+
+    /// Blocks `peer`: their messages are dropped when they arrive, their conversation is
+    /// hidden, and they stop being a contact.
+    pub fn block(&self, peer: &AccountId, now_ms: u64) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT OR IGNORE INTO blocked (account_id, blocked_ms) VALUES (?1, ?2)",
+            params![peer.to_string(), to_i64(now_ms)],
+        )?;
+        self.conn.execute(
+            "DELETE FROM contacts WHERE account_id = ?1",
+            [peer.to_string()],
+        )?;
+        Ok(())
+    }
+
+    /// Unblocks `peer`; returns whether they were blocked.
+    pub fn unblock(&self, peer: &AccountId) -> Result<bool, StoreError> {
+        Ok(self.conn.execute(
+            "DELETE FROM blocked WHERE account_id = ?1",
+            [peer.to_string()],
+        )? > 0)
+    }
+
+    /// Whether `peer` is blocked.
+    pub fn is_blocked(&self, peer: &AccountId) -> Result<bool, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT 1 FROM blocked WHERE account_id = ?1",
+                [peer.to_string()],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+    }
+
+    /// Deletes the whole conversation with `peer`; returns how many messages went. Their
+    /// swarm hashes are kept, so that a later sync does not file them again.
+    pub fn delete_conversation(&self, peer: &AccountId) -> Result<usize, StoreError> {
+        self.conn.execute(
+            "INSERT OR IGNORE INTO dropped_hashes (hash)
+             SELECT hash FROM messages WHERE peer = ?1 AND hash IS NOT NULL",
+            [peer.to_string()],
+        )?;
+        self.conn
+            .execute("DELETE FROM read_marks WHERE peer = ?1", [peer.to_string()])?;
+        Ok(self
+            .conn
+            .execute("DELETE FROM messages WHERE peer = ?1", [peer.to_string()])?)
+    }
+
+    /// The message request whose sender is shown as `shown`: the display name they gave (in any
+    /// case) or the start of their Account ID. `None` when nothing matches; an error when more
+    /// than one request matches.
+    pub fn find_request(&self, shown: &str) -> Result<Option<AccountId>, StoreError> {
+        let shown = shown.trim().trim_matches('"');
+        let lower = shown.to_lowercase();
+        let matches: Vec<AccountId> = self
+            .requests()?
+            .into_iter()
+            .filter(|r| {
+                r.display_name
+                    .as_deref()
+                    .is_some_and(|n| n.to_lowercase() == lower)
+                    || (shown.len() >= 4 && r.peer.to_string().starts_with(&lower))
+            })
+            .map(|r| r.peer)
+            .collect();
+        match matches.as_slice() {
+            [] => Ok(None),
+            [one] => Ok(Some(*one)),
+            _ => Err(StoreError::Ambiguous(shown.into())),
+        }
     }
 
     /// Conversations started by people who are not contacts.
@@ -605,6 +752,16 @@ fn check_nickname(nickname: &str) -> Result<(), StoreError> {
 fn looks_like_account_id(text: &str) -> bool {
     let hexish = text.chars().filter(char::is_ascii_hexdigit).count();
     text.len() >= 20 && (text.starts_with("05") || hexish * 10 >= text.len() * 9)
+}
+
+/// Parses an Account ID as a person types or pastes it: whitespace inside it is ignored, and
+/// 64 hex characters are named as an ID missing its `05`.
+pub fn parse_account_id(text: &str) -> Result<AccountId, StoreError> {
+    let compact: String = text.split_whitespace().collect();
+    if compact.len() == 64 && compact.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(StoreError::MissingPrefix);
+    }
+    AccountId::from_str(&compact).map_err(StoreError::BadAccountId)
 }
 
 fn parse_stored_id(text: &str) -> Result<AccountId, StoreError> {
