@@ -101,8 +101,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Name { name } => {
-            load_keys(&profile)?;
-            let store = profile.message_store()?;
+            let store = open_store(&profile, &unlock(&profile)?)?;
             match name {
                 Some(name) => {
                     let name = checked_name(&name)?;
@@ -129,13 +128,11 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Contacts { action } => {
-            load_keys(&profile)?;
-            let store = profile.message_store()?;
+            let store = open_store(&profile, &unlock(&profile)?)?;
             contacts(&store, action)
         }
         Command::Requests { action } => {
-            load_keys(&profile)?;
-            let store = profile.message_store()?;
+            let store = open_store(&profile, &unlock(&profile)?)?;
             requests(&store, action)
         }
         Command::Send { to, text } => {
@@ -149,8 +146,9 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             if text.trim().is_empty() {
                 return Err("nothing to send: the message is empty".into());
             }
-            let keys = load_keys(&profile)?;
-            let store = profile.message_store()?;
+            let seed = unlock(&profile)?;
+            let keys = seed.key_pair();
+            let store = open_store(&profile, &seed)?;
             let peer = store.resolve(&to)?;
             warn_if_near_a_contact(&store, &peer);
             check_size(&keys, &store, &text)?;
@@ -222,13 +220,11 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Inbox => {
-            load_keys(&profile)?;
-            let store = profile.message_store()?;
+            let store = open_store(&profile, &unlock(&profile)?)?;
             inbox(&store)
         }
         Command::History { with, limit } => {
-            load_keys(&profile)?;
-            let store = profile.message_store()?;
+            let store = open_store(&profile, &unlock(&profile)?)?;
             let peer = store.resolve(&with)?;
             let messages = store.history(&peer, limit)?;
             if messages.is_empty() {
@@ -241,11 +237,11 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Chat { with, poll } => {
-            let store = profile.message_store()?;
+            let seed = unlock(&profile)?;
+            let store = open_store(&profile, &seed)?;
             let peer = store.resolve(&with)?;
             warn_if_near_a_contact(&store, &peer);
-            drop(store);
-            let messenger = messenger(&profile).await?;
+            let messenger = messenger_with(&profile, &seed, store).await?;
             crate::chat::run(messenger, peer, poll).await
         }
         Command::Devnet { .. } | Command::Demo => Ok(ExitCode::SUCCESS),
@@ -550,7 +546,7 @@ fn create_account(
     )?;
     if let Some(name) = name {
         profile
-            .message_store()?
+            .message_store_for(seed)?
             .set_setting("display_name", &name)?;
     }
     Ok(())
@@ -590,7 +586,17 @@ fn with_passphrase<T>(
 }
 
 fn load_keys(profile: &Profile) -> Result<IdentityKeyPair> {
-    with_passphrase(profile, |p| profile.account().load(p))
+    Ok(unlock(profile)?.key_pair())
+}
+
+/// The account's seed, opened with the passphrase if it is protected.
+fn unlock(profile: &Profile) -> Result<Ed25519Seed> {
+    with_passphrase(profile, |p| profile.account().load_seed(p))
+}
+
+/// The encrypted message database of the account with `seed`.
+fn open_store(profile: &Profile, seed: &Ed25519Seed) -> Result<MessageStore> {
+    Ok(profile.message_store_for(seed)?)
 }
 
 /// The network this profile joins (named now or earlier).
@@ -627,9 +633,18 @@ async fn connect(
 }
 
 async fn messenger(profile: &Profile) -> Result<Messenger> {
+    let seed = unlock(profile)?;
+    let store = open_store(profile, &seed)?;
+    messenger_with(profile, &seed, store).await
+}
+
+async fn messenger_with(
+    profile: &Profile,
+    seed: &Ed25519Seed,
+    store: MessageStore,
+) -> Result<Messenger> {
     let network = cli_network(profile)?;
-    let keys = load_keys(profile)?;
-    let store = profile.message_store()?;
+    let keys = seed.key_pair();
     let client = connect(profile, &network)
         .await
         .map_err(|_| unreachable_text().to_string())?;

@@ -721,3 +721,139 @@ fn profile_and_account_file_details() {
         assert!(stderr(&out).contains("chmod 600"), "{}", stderr(&out));
     }
 }
+
+/// Every file of the message database (main file, WAL, shared memory), concatenated.
+fn database_bytes(profile: &Path) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    for name in [
+        "messages.sqlite",
+        "messages.sqlite-wal",
+        "messages.sqlite-shm",
+    ] {
+        if let Ok(b) = std::fs::read(profile.join(name)) {
+            bytes.extend(b);
+        }
+    }
+    bytes
+}
+
+fn holds(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
+/// Plain SQLite (no key) cannot read the file.
+fn plain_sqlite_cannot_read(db: &Path) {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let read: Result<i64, _> =
+        conn.query_row("SELECT COUNT(*) FROM sqlite_master", [], |r| r.get(0));
+    let err = read.expect_err("plain SQLite read the database");
+    assert_eq!(
+        err.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::NotADatabase),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_local_database_is_encrypted_and_plain_ones_are_migrated() {
+    let dir = tempfile::tempdir().unwrap();
+    let net = Testnet::start(TestnetConfig::default()).await.unwrap();
+    let network = network_file(&net, dir.path());
+    net.shutdown().await;
+    let network = network.to_str().unwrap();
+    let bob_id = "05f5c5a22797a972dba6599b3bfa44db5fec6beffda53d964e763e393d577c3f64";
+    let secret = "a message nobody may read from the disk";
+    for protect in [false, true] {
+        let alice = dir.path().join(format!("alice-{protect}"));
+        let env: &[(&str, &str)] = if protect {
+            &[("SESSION_PASSPHRASE", "pass phrase")]
+        } else {
+            &[]
+        };
+        let mut init = vec!["--network", network, "init", "--name", "Alicename"];
+        if protect {
+            init.push("--passphrase");
+        }
+        let alice_id = account_id_in(&ok(session_env(&alice, &init, "", env)));
+        ok(session_env(
+            &alice,
+            &["contacts", "add", bob_id, "bobbington"],
+            "",
+            env,
+        ));
+        // The network is down: the message is saved locally, with its text.
+        let _ = session_env(&alice, &["send", "bobbington", secret], "", env);
+        let history = ok(session_env(&alice, &["history", "bobbington"], "", env));
+        assert!(history.contains(secret), "{history}");
+        let bytes = database_bytes(&alice);
+        assert!(!bytes.is_empty());
+        for needle in [
+            secret,
+            "bobbington",
+            "Alicename",
+            bob_id,
+            &alice_id,
+            "SQLite format 3",
+        ] {
+            assert!(
+                !holds(&bytes, needle),
+                "{needle:?} is readable on disk (protect={protect})"
+            );
+        }
+        plain_sqlite_cannot_read(&alice.join("messages.sqlite"));
+    }
+
+    // A plain database of an older version is migrated once, with everything in it.
+    let carol = dir.path().join("carol");
+    ok(session(&carol, &["init"], ""));
+    for name in [
+        "messages.sqlite",
+        "messages.sqlite-wal",
+        "messages.sqlite-shm",
+    ] {
+        let _ = std::fs::remove_file(carol.join(name));
+    }
+    {
+        let plain = session_client::MessageStore::open(&carol.join("messages.sqlite")).unwrap();
+        plain
+            .add_contact(&bob_id.parse().unwrap(), "oldfriend", 1)
+            .unwrap();
+        plain.set_setting("display_name", "Carol Old").unwrap();
+        plain
+            .insert_outgoing(
+                &bob_id.parse().unwrap(),
+                5,
+                "kept through the migration",
+                b"x",
+            )
+            .unwrap();
+    }
+    assert!(
+        holds(&database_bytes(&carol), "oldfriend"),
+        "the old file is plain"
+    );
+    let list = ok(session(&carol, &["contacts", "list"], ""));
+    assert!(
+        list.contains("oldfriend") && list.contains(bob_id),
+        "{list}"
+    );
+    assert_eq!(ok(session(&carol, &["name"], "")).trim(), "Carol Old");
+    let history = ok(session(&carol, &["history", "oldfriend"], ""));
+    assert!(history.contains("kept through the migration"), "{history}");
+    let bytes = database_bytes(&carol);
+    for needle in [
+        "oldfriend",
+        "Carol Old",
+        "kept through the migration",
+        bob_id,
+    ] {
+        assert!(
+            !holds(&bytes, needle),
+            "{needle:?} still readable after the migration"
+        );
+    }
+    plain_sqlite_cannot_read(&carol.join("messages.sqlite"));
+    assert!(!carol.join("messages.encrypting").exists());
+}

@@ -19,6 +19,6 @@ pub use onion_client::{
 };
 pub use profile::Profile;
 pub use store::{
-    parse_account_id, Contact, Conversation, Direction, MessageRequest, MessageState, MessageStore,
-    StoreError, StoredMessage,
+    parse_account_id, Contact, Conversation, DatabaseKey, Direction, MessageRequest, MessageState,
+    MessageStore, StoreError, StoredMessage,
 };

@@ -5,11 +5,14 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr as _;
 
 use rusqlite::{params, Connection, OptionalExtension as _};
-use session_crypto::AccountId;
+use session_crypto::{AccountId, Ed25519Seed};
 use session_wire::ReceivedText;
+use zeroize::Zeroizing;
 
 /// Schema version in `PRAGMA user_version`.
 const SCHEMA_VERSION: i64 = 1;
+/// Domain of the database key's derivation from the seed.
+const DATABASE_KEY_DOMAIN: &[u8] = b"session-rs local database key v1";
 /// The longest nickname accepted.
 const MAX_NICKNAME_CHARS: usize = 64;
 
@@ -91,6 +94,9 @@ pub enum StoreError {
     /// More than one message request matches the name given.
     #[error("more than one message request is shown as {0:?}; use the Account ID")]
     Ambiguous(String),
+    /// The database key cannot be had (the account file is missing or protected).
+    #[error("the message database needs the account's key: {0}")]
+    NoKey(String),
     /// No message with this id.
     #[error("no message {0}")]
     UnknownMessage(i64),
@@ -193,8 +199,23 @@ pub struct MessageStore {
 }
 
 impl MessageStore {
-    /// Opens (or creates) the database at `path`; a damaged file is reported, never replaced.
+    /// Opens (or creates) the database at `path` encrypted (SQLCipher: AES-256 pages with an
+    /// HMAC each) under `key`. A plain database left by an older version is migrated into an
+    /// encrypted one once, with everything in it, and the plain file removed.
+    pub fn open_encrypted(path: &Path, key: &DatabaseKey) -> Result<Self, StoreError> {
+        if is_plain_sqlite(path) {
+            migrate_to_encrypted(path, key)?;
+        }
+        Self::open_with(path, Some(key))
+    }
+
+    /// Opens (or creates) a database at `path` without encryption (tests, tools); a damaged
+    /// file is reported, never replaced.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
+        Self::open_with(path, None)
+    }
+
+    fn open_with(path: &Path, key: Option<&DatabaseKey>) -> Result<Self, StoreError> {
         let corrupt = |e: rusqlite::Error| match e.sqlite_error_code() {
             Some(rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt) => {
                 StoreError::Corrupt {
@@ -205,6 +226,10 @@ impl MessageStore {
             _ => StoreError::Sqlite(e),
         };
         let conn = Connection::open(path).map_err(corrupt)?;
+        if let Some(key) = key {
+            conn.execute_batch(&format!("PRAGMA key = \"x'{}'\";", key.hex().as_str()))
+                .map_err(corrupt)?;
+        }
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(corrupt)?;
         let version: i64 = conn
@@ -723,6 +748,76 @@ impl MessageStore {
         }
         Ok(out)
     }
+}
+
+/// The key of the local database: derived from the account seed, so only the account file
+/// (sealed by the passphrase, if one is set) opens it.
+pub struct DatabaseKey(Zeroizing<[u8; 32]>);
+
+impl DatabaseKey {
+    /// The database key of the account with this seed.
+    pub fn from_seed(seed: &Ed25519Seed) -> Self {
+        let key = session_crypto::hash::blake2b::<32>(seed.as_bytes(), &[DATABASE_KEY_DOMAIN])
+            .unwrap_or([0u8; 32]);
+        Self(Zeroizing::new(key))
+    }
+
+    fn hex(&self) -> Zeroizing<String> {
+        let mut out = Zeroizing::new(String::with_capacity(64));
+        for byte in self.0.iter() {
+            out.push_str(&format!("{byte:02x}"));
+        }
+        out
+    }
+}
+
+impl std::fmt::Debug for DatabaseKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DatabaseKey(..)")
+    }
+}
+
+/// Whether `path` is an unencrypted SQLite file (its header is in the clear).
+fn is_plain_sqlite(path: &Path) -> bool {
+    let mut header = [0u8; 16];
+    std::fs::File::open(path)
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut header))
+        .is_ok()
+        && &header == b"SQLite format 3\0"
+}
+
+/// Copies a plain database into an encrypted one beside it (sqlcipher_export copies every
+/// table, index and the schema version), then puts it in the plain file's place.
+fn migrate_to_encrypted(path: &Path, key: &DatabaseKey) -> Result<(), StoreError> {
+    let temp = path.with_extension("encrypting");
+    let _ = std::fs::remove_file(&temp);
+    {
+        let plain = Connection::open(path)?;
+        let version: i64 = plain.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        plain.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        plain.execute(
+            &format!(
+                "ATTACH DATABASE ?1 AS encrypted KEY \"x'{}'\"",
+                key.hex().as_str()
+            ),
+            [temp.to_string_lossy()],
+        )?;
+        plain.query_row("SELECT sqlcipher_export('encrypted')", [], |_| Ok(()))?;
+        plain.execute_batch(&format!(
+            "PRAGMA encrypted.user_version = {version}; DETACH DATABASE encrypted;"
+        ))?;
+    }
+    std::fs::rename(&temp, path).map_err(|e| StoreError::Corrupt {
+        path: path.to_path_buf(),
+        reason: format!("cannot replace the plain database: {e}"),
+    })?;
+    for suffix in ["-wal", "-shm"] {
+        let mut side = path.as_os_str().to_owned();
+        side.push(suffix);
+        let _ = std::fs::remove_file(side);
+    }
+    tracing::info!("the local database was migrated to an encrypted one");
+    Ok(())
 }
 
 fn check_nickname(nickname: &str) -> Result<(), StoreError> {
