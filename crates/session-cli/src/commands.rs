@@ -29,8 +29,8 @@ const MAX_NAME_CHARS: usize = 64;
 /// Runs one command; the exit code says whether it did what was asked.
 pub async fn run(cli: Cli) -> Result<ExitCode> {
     match &cli.command {
-        Command::Devnet { nodes, dir } => return crate::devnet::run(*nodes, dir).await,
-        Command::Demo => return crate::demo::run().await,
+        Command::Devnet { nodes, dir, .. } => return crate::devnet::run(*nodes, dir).await,
+        Command::Demo { .. } => return crate::demo::run().await,
         _ => {}
     }
     let creates = matches!(cli.command, Command::Init { .. } | Command::Restore { .. });
@@ -244,7 +244,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             let messenger = messenger_with(&profile, &seed, store).await?;
             crate::chat::run(messenger, peer, poll).await
         }
-        Command::Devnet { .. } | Command::Demo => Ok(ExitCode::SUCCESS),
+        Command::Devnet { .. } | Command::Demo { .. } => Ok(ExitCode::SUCCESS),
     }
 }
 

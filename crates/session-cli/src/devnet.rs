@@ -48,7 +48,24 @@ pub async fn run(nodes: usize, dir: &Path) -> Result<ExitCode> {
     }
     println!("Press Ctrl-C to stop.");
     std::io::Write::flush(&mut std::io::stdout())?;
-    let _ = tokio::signal::ctrl_c().await;
+    stop_signal().await;
     net.shutdown().await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Waits for Ctrl-C (SIGINT) or SIGTERM (`kill`, `kill %1` in a shell), so that either stops
+/// the nodes cleanly.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }

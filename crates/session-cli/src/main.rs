@@ -112,8 +112,15 @@ pub enum Command {
         #[arg(long, default_value_t = 1.0)]
         poll: f64,
     },
-    /// Runs a local network in the foreground and writes its network file.
+    /// Runs a local network in the foreground and writes its network file; started again
+    /// with the same folder, it restarts the same network (keys, ports, stored messages).
     Devnet {
+        /// Not used by devnet (hidden: the global flag does not apply).
+        #[arg(long, hide = true)]
+        profile: Option<PathBuf>,
+        /// Not used by devnet (hidden: the global flag does not apply).
+        #[arg(long, hide = true)]
+        network: Option<PathBuf>,
         /// Number of service nodes.
         #[arg(long, default_value_t = 12)]
         nodes: usize,
@@ -123,7 +130,14 @@ pub enum Command {
     },
     /// The whole messenger in one run: a 12-node network, Alice and Bob, an offline delivery
     /// through a node crash, and a reply. Exits 0 only if every message arrived intact.
-    Demo,
+    Demo {
+        /// Not used by the demo (hidden: the global flag does not apply).
+        #[arg(long, hide = true)]
+        profile: Option<PathBuf>,
+        /// Not used by the demo (hidden: the global flag does not apply).
+        #[arg(long, hide = true)]
+        network: Option<PathBuf>,
+    },
 }
 
 /// Contact subcommands.

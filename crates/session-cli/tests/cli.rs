@@ -447,10 +447,10 @@ fn start_devnet(dir: &Path) -> (std::process::Child, String) {
     }
 }
 
-/// Ctrl-C, and a clean exit.
-fn stop_devnet(devnet: std::process::Child) {
+/// A signal (INT: Ctrl-C; TERM: `kill`), and a clean exit.
+fn stop_devnet(devnet: std::process::Child, signal: &str) {
     let interrupted = Command::new("kill")
-        .args(["-INT", &devnet.id().to_string()])
+        .args([signal, &devnet.id().to_string()])
         .status()
         .unwrap();
     assert!(interrupted.success());
@@ -485,7 +485,8 @@ fn a_devnet_restarts_from_its_folder_and_delivers_what_it_stored() {
         "",
     ));
     assert!(sent.contains("stored on"), "{sent}");
-    stop_devnet(devnet);
+    // `kill` (SIGTERM, as `kill %1` in a shell) stops it as cleanly as Ctrl-C.
+    stop_devnet(devnet, "-TERM");
 
     let (devnet, second) = start_devnet(&devnet_dir);
     assert!(second.contains("Restarted"), "{second}");
@@ -507,7 +508,30 @@ fn a_devnet_restarts_from_its_folder_and_delivers_what_it_stored() {
     // Profiles that knew the network before keep working with it.
     let sent = ok(session(&alice, &["send", &bob_id, "after the restart"], ""));
     assert!(sent.contains("stored on"), "{sent}");
-    stop_devnet(devnet);
+    stop_devnet(devnet, "-INT");
+}
+
+#[test]
+fn help_lists_only_what_applies() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("p");
+    for command in ["devnet", "demo"] {
+        let help = ok(session(&p, &[command, "--help"], ""));
+        assert!(
+            !help.contains("--profile") && !help.contains("--network"),
+            "{command} --help lists flags that do not apply:\n{help}"
+        );
+    }
+    let help = ok(session(&p, &["--help"], ""));
+    for command in ["phrase", "name", "requests", "retry", "chat"] {
+        assert!(help.contains(command), "{help}");
+    }
+    let help = ok(session(&p, &["send", "--help"], ""));
+    assert!(
+        help.contains("--profile") && help.contains("--network"),
+        "{help}"
+    );
+    assert!(!p.exists(), "--help created the profile");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
