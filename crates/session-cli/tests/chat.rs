@@ -305,6 +305,34 @@ fn restore_at_a_terminal_shows_the_account_and_asks_before_saving() {
     }
 }
 
+#[test]
+fn a_wrong_passphrase_at_a_terminal_gets_three_tries() {
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("p");
+    let created = Command::new(env!("CARGO_BIN_EXE_session"))
+        .arg("--profile")
+        .arg(&profile)
+        .args(["init", "--passphrase"])
+        .env("SESSION_PASSPHRASE", "right one")
+        .output()
+        .unwrap();
+    assert!(created.status.success());
+    let id = account_id(&created);
+    let tmux = Tmux::new("passphrase");
+    tmux.start(&format!(
+        "env -u SESSION_PASSPHRASE {} --profile {} id --no-qr; sleep 30",
+        env!("CARGO_BIN_EXE_session"),
+        profile.display()
+    ));
+    tmux.wait_for("Passphrase:");
+    tmux.run(&["send-keys", "-t", "chat", "wrong one", "Enter"]);
+    tmux.wait_for("try again (2 left)");
+    tmux.run(&["send-keys", "-t", "chat", "wrong two", "Enter"]);
+    tmux.wait_for("try again (1 left)");
+    tmux.run(&["send-keys", "-t", "chat", "right one", "Enter"]);
+    tmux.wait_for(&id);
+}
+
 impl Drop for Tmux {
     fn drop(&mut self) {
         let _ = self.run(&["kill-server"]);
