@@ -881,3 +881,46 @@ async fn the_local_database_is_encrypted_and_plain_ones_are_migrated() {
     plain_sqlite_cannot_read(&carol.join("messages.sqlite"));
     assert!(!carol.join("messages.encrypting").exists());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verbose_logs_are_plain_when_piped_and_skip_tls_library_debug() {
+    let net = Testnet::start(TestnetConfig::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let network = network_file(&net, dir.path());
+    let alice = dir.path().join("alice");
+    ok(session(&alice, &["init"], ""));
+    let verbose = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_session"))
+            .arg("--profile")
+            .arg(&alice)
+            .arg("--network")
+            .arg(&network)
+            .arg("-vv")
+            .args(args)
+            .env_remove("RUST_LOG")
+            .env_remove("SESSION_PASSPHRASE")
+            .output()
+            .unwrap()
+    };
+    // A sync over TLS to every hop: the TLS library's handshake lines stay out of -vv.
+    let synced = verbose(&["sync"]);
+    assert!(synced.status.success(), "{}", stderr(&synced));
+    // With the network gone, the client has things to say (the cached list, the failed send).
+    net.shutdown().await;
+    let failed = verbose(&["send", LEGACY_ACCOUNT_ID, "hello"]);
+    let logs = format!("{}{}", stderr(&synced), stderr(&failed));
+    assert!(
+        logs.contains("INFO"),
+        "-vv shows the client's own lines: {logs}"
+    );
+    assert!(
+        !logs.contains('\u{1b}'),
+        "colour codes in piped logs: {logs:?}"
+    );
+    for library in ["rustls", "hyper", "h2::"] {
+        assert!(
+            !logs.lines().any(|l| l.contains(library)),
+            "{library} lines at -vv: {logs}"
+        );
+    }
+}
