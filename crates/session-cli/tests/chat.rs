@@ -87,20 +87,28 @@ impl Tmux {
         ));
     }
 
-    /// Starts a shell command in a new window of 160x40.
+    /// Starts a shell command in a new window of 160x40. When the last session of this server
+    /// has just ended, the server may still be exiting: the start is tried again (at most 5 s).
     fn start(&self, command: &str) {
-        let started = self.run(&[
-            "new-session",
-            "-d",
-            "-s",
-            "chat",
-            "-x",
-            "160",
-            "-y",
-            "40",
-            command,
-        ]);
-        assert!(started.status.success(), "{started:?}");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let started = self.run(&[
+                "new-session",
+                "-d",
+                "-s",
+                "chat",
+                "-x",
+                "160",
+                "-y",
+                "40",
+                command,
+            ]);
+            if started.status.success() {
+                return;
+            }
+            assert!(Instant::now() < deadline, "{started:?}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     /// Types `/quit` and waits until the chat has ended.
