@@ -4,10 +4,11 @@
 
 use std::io::Write as _;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use session_client::Messenger;
+use session_client::{MessageState, Messenger};
 use session_crypto::AccountId;
 use tokio::io::AsyncBufReadExt as _;
 
@@ -23,30 +24,42 @@ pub async fn run(messenger: Messenger, peer: AccountId, poll_secs: f64) -> Resul
     say(&format!(
         "Chatting with {label}. Type a message and press Enter to send; /quit or Ctrl-D leaves."
     ));
-    for message in messenger.store().history(&peer, BACKLOG)? {
-        say(&format_message(&messenger.store(), &message));
+    // One lock for the backlog: the guard of `store()` lives as long as the statement that
+    // takes it, so taking it again inside a loop over its result would deadlock.
+    {
+        let store = messenger.store();
+        for message in store.history(&peer, BACKLOG)? {
+            say(&format_message(&store, &message));
+        }
+        store.mark_read(&peer)?;
     }
     let interval = Duration::from_secs_f64(poll_secs.clamp(0.2, 3600.0));
+    // Set when a poll or a send found the network gone; cleared (and said) when a poll works.
+    let offline = Arc::new(AtomicBool::new(false));
     let poller = {
-        let (messenger, peer) = (messenger.clone(), peer);
+        let (messenger, peer, offline) = (messenger.clone(), peer, offline.clone());
         tokio::spawn(async move {
-            let mut failing = false;
             loop {
                 match messenger.sync().await {
                     Ok(report) => {
-                        failing = false;
+                        if offline.swap(false, Ordering::SeqCst) {
+                            say("(the network is back)");
+                        }
                         for message in report.new {
                             if message.peer == peer {
-                                say(&format_message(&messenger.store(), &message));
+                                let store = messenger.store();
+                                say(&format_message(&store, &message));
+                                let _ = store.mark_read(&peer);
                             } else {
                                 let from = peer_label(&messenger.store(), &message.peer);
                                 say(&format!("(new message from {from}; see `session inbox`)"));
                             }
                         }
+                        resend_failed(&messenger).await;
                     }
-                    Err(e) if !failing => {
-                        failing = true;
-                        say(&format!("(cannot fetch messages: {e}; retrying)"));
+                    Err(e) if !offline.swap(true, Ordering::SeqCst) => {
+                        tracing::debug!(error = %e, "a poll failed");
+                        say("(cannot reach the network; still trying. Messages you type are saved and sent when it is back)");
                     }
                     Err(_) => {}
                 }
@@ -64,12 +77,42 @@ pub async fn run(messenger: Messenger, peer: AccountId, poll_secs: f64) -> Resul
             break;
         }
         match messenger.send(&peer, text).await {
-            Ok(delivery) => say(&format_message(&messenger.store(), &delivery.message)),
+            Ok(delivery) => {
+                say(&format_message(&messenger.store(), &delivery.message));
+                if matches!(delivery.message.state, MessageState::Failed { .. }) {
+                    offline.store(true, Ordering::SeqCst);
+                    say("(not sent yet: it is saved and sent again when the network answers)");
+                }
+            }
             Err(e) => say(&format!("(not sent: {e})")),
         }
     }
     poller.abort();
     Ok(ExitCode::SUCCESS)
+}
+
+/// Sends again the messages that failed (never those still being sent by the input loop).
+async fn resend_failed(messenger: &Messenger) {
+    let failed: Vec<i64> = match messenger.store().unsent() {
+        Ok(unsent) => unsent
+            .into_iter()
+            .filter(|m| matches!(m.state, MessageState::Failed { .. }))
+            .map(|m| m.id)
+            .collect(),
+        Err(_) => return,
+    };
+    for id in failed {
+        match messenger.retry(id).await {
+            Ok(delivery) if matches!(delivery.message.state, MessageState::Stored { .. }) => {
+                let store = messenger.store();
+                say(&format!(
+                    "(sent now) {}",
+                    format_message(&store, &delivery.message)
+                ));
+            }
+            _ => return,
+        }
+    }
 }
 
 /// Prints one line at once and flushes it (stdout may be a pipe).

@@ -17,7 +17,20 @@ pub async fn run(nodes: usize, dir: &Path) -> Result<ExitCode> {
         base_dir: Some(dir.to_path_buf()),
         ..TestnetConfig::default()
     };
-    let net = Testnet::start(config).await?;
+    let resumed = dir.join(session_testnet::STATE_FILE).exists();
+    let net = Testnet::start_or_resume(config).await?;
+    if resumed {
+        println!(
+            "Restarted the network saved in {} (same keys, ports and messages).",
+            dir.display()
+        );
+        if net.addresses().len() != nodes {
+            println!(
+                "(it has {} nodes; --nodes applies to a new network only)",
+                net.addresses().len()
+            );
+        }
+    }
     // Written whole under another name and renamed, so that a reader never sees half a file.
     let file = dir.join("network.json");
     let temp = dir.join("network.json.tmp");
@@ -25,7 +38,8 @@ pub async fn run(nodes: usize, dir: &Path) -> Result<ExitCode> {
         .and_then(|()| std::fs::rename(&temp, &file))
         .map_err(|e| format!("writing {}: {e}", file.display()))?;
     println!(
-        "{nodes} nodes in {} swarms are running; clients join with --network {}",
+        "{} nodes in {} swarms are running; clients join with --network {}",
+        net.addresses().len(),
         net.assignment().len(),
         file.display()
     );
@@ -34,7 +48,24 @@ pub async fn run(nodes: usize, dir: &Path) -> Result<ExitCode> {
     }
     println!("Press Ctrl-C to stop.");
     std::io::Write::flush(&mut std::io::stdout())?;
-    let _ = tokio::signal::ctrl_c().await;
+    stop_signal().await;
     net.shutdown().await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Waits for Ctrl-C (SIGINT) or SIGTERM (`kill`, `kill %1` in a shell), so that either stops
+/// the nodes cleanly.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }

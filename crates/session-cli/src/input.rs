@@ -22,6 +22,11 @@ pub fn recovery_phrase() -> Result<Zeroizing<String>> {
     Ok(phrase)
 }
 
+/// Whether the passphrase comes from the environment (one try only then).
+pub fn passphrase_from_env() -> bool {
+    std::env::var_os(PASSPHRASE_VAR).is_some()
+}
+
 /// The passphrase of a protected account.
 pub fn passphrase() -> Result<Zeroizing<String>> {
     if let Ok(value) = std::env::var(PASSPHRASE_VAR) {
@@ -49,4 +54,22 @@ pub fn new_passphrase() -> Result<Zeroizing<String>> {
         return Err("an empty passphrase protects nothing".into());
     }
     Ok(first)
+}
+
+/// Whether stdin is a terminal (a person can be asked).
+pub fn is_terminal() -> bool {
+    std::io::stdin().is_terminal()
+}
+
+/// Asks a yes/no question on the terminal; only `y` or `yes` is a yes.
+pub fn confirm(question: &str) -> Result<bool> {
+    use std::io::Write as _;
+    print!("{question}");
+    std::io::stdout().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    Ok(matches!(
+        answer.trim().to_ascii_lowercase().as_str(),
+        "y" | "yes"
+    ))
 }

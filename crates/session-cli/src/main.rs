@@ -6,6 +6,7 @@ mod demo;
 mod devnet;
 mod input;
 mod qr;
+mod text;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -52,6 +53,13 @@ pub enum Command {
         #[arg(long)]
         passphrase: bool,
     },
+    /// Shows the recovery phrase again (asks for the passphrase of a protected account).
+    Phrase,
+    /// Shows or sets the name shown to the people you write to.
+    Name {
+        /// The new name (none: show the current one).
+        name: Option<String>,
+    },
     /// Shows your Account ID, with a QR code.
     Id {
         /// Also write the QR code as a PNG image.
@@ -73,6 +81,13 @@ pub enum Command {
         to: String,
         /// The message.
         text: Vec<String>,
+    },
+    /// Answers message requests (people who wrote to you and are not contacts), by the name
+    /// shown in `session inbox` or their Account ID.
+    Requests {
+        /// What to do.
+        #[command(subcommand)]
+        action: RequestsAction,
     },
     /// Sends again the messages no swarm member acknowledged.
     Retry,
@@ -97,8 +112,15 @@ pub enum Command {
         #[arg(long, default_value_t = 1.0)]
         poll: f64,
     },
-    /// Runs a local network in the foreground and writes its network file.
+    /// Runs a local network in the foreground and writes its network file; started again
+    /// with the same folder, it restarts the same network (keys, ports, stored messages).
     Devnet {
+        /// Not used by devnet (hidden: the global flag does not apply).
+        #[arg(long, hide = true)]
+        profile: Option<PathBuf>,
+        /// Not used by devnet (hidden: the global flag does not apply).
+        #[arg(long, hide = true)]
+        network: Option<PathBuf>,
         /// Number of service nodes.
         #[arg(long, default_value_t = 12)]
         nodes: usize,
@@ -108,18 +130,28 @@ pub enum Command {
     },
     /// The whole messenger in one run: a 12-node network, Alice and Bob, an offline delivery
     /// through a node crash, and a reply. Exits 0 only if every message arrived intact.
-    Demo,
+    Demo {
+        /// Not used by the demo (hidden: the global flag does not apply).
+        #[arg(long, hide = true)]
+        profile: Option<PathBuf>,
+        /// Not used by the demo (hidden: the global flag does not apply).
+        #[arg(long, hide = true)]
+        network: Option<PathBuf>,
+    },
 }
 
 /// Contact subcommands.
 #[derive(Subcommand, Debug)]
 pub enum ContactsAction {
-    /// Adds a contact (or renames one).
+    /// Adds a contact.
     Add {
         /// Their Account ID (66 hex characters starting with 05).
         account_id: String,
         /// Your name for them.
         nickname: String,
+        /// Rename the contact if the Account ID is one already.
+        #[arg(long)]
+        rename: bool,
     },
     /// Lists contacts.
     List,
@@ -130,18 +162,52 @@ pub enum ContactsAction {
     },
 }
 
+/// Message request subcommands.
+#[derive(Subcommand, Debug)]
+pub enum RequestsAction {
+    /// Lists message requests.
+    List,
+    /// Accepts a request: the sender becomes a contact under `nickname`.
+    Accept {
+        /// The sender: the name shown in `session inbox`, the start of their Account ID, or
+        /// their Account ID.
+        who: String,
+        /// Your name for them.
+        nickname: String,
+    },
+    /// Declines a request: its messages are deleted (the sender can write again).
+    Decline {
+        /// The sender, as for `accept`.
+        who: String,
+    },
+    /// Blocks the sender: the request is deleted and their messages are dropped from now on.
+    Block {
+        /// The sender, as for `accept`, or any Account ID.
+        who: String,
+    },
+    /// Unblocks an Account ID.
+    Unblock {
+        /// The Account ID.
+        account_id: String,
+    },
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The TLS and HTTP libraries stay at info even at -vv: their debug lines say nothing a user
+    // of this program can act on. Colours only on a terminal.
     let default_level = match cli.verbose {
         0 => "warn",
         1 => "info",
-        _ => "debug",
+        2 => "debug,rustls=info,hyper=info,hyper_util=info,h2=info",
+        _ => "trace,rustls=info,hyper=info,hyper_util=info,h2=info",
     };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
         )
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()

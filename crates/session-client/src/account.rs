@@ -164,7 +164,28 @@ impl AccountFile {
 
     /// Loads the account's keys, opening the seed with `passphrase` if it is sealed.
     pub fn load(&self, passphrase: Option<&str>) -> Result<IdentityKeyPair, AccountError> {
-        self.open(&self.read_bytes()?, passphrase)
+        Ok(self.load_seed(passphrase)?.key_pair())
+    }
+
+    /// Loads the account's seed (to show its recovery phrase again), opening it with
+    /// `passphrase` if it is sealed.
+    pub fn load_seed(&self, passphrase: Option<&str>) -> Result<Ed25519Seed, AccountError> {
+        self.open_seed(&self.read_bytes()?, passphrase)
+    }
+
+    /// The permission bits of the file (Unix), to warn when others can read it.
+    pub fn mode(&self) -> Option<u32> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::metadata(&self.path)
+                .ok()
+                .map(|m| m.permissions().mode() & 0o777)
+        }
+        #[cfg(not(unix))]
+        {
+            None
+        }
     }
 
     /// Opens the bytes of an account file (as read from this file): the keys, or why not.
@@ -174,6 +195,14 @@ impl AccountFile {
         bytes: &[u8],
         passphrase: Option<&str>,
     ) -> Result<IdentityKeyPair, AccountError> {
+        Ok(self.open_seed(bytes, passphrase)?.key_pair())
+    }
+
+    fn open_seed(
+        &self,
+        bytes: &[u8],
+        passphrase: Option<&str>,
+    ) -> Result<Ed25519Seed, AccountError> {
         let seed: [u8; SEED_LEN] = match self.kind(bytes)? {
             PLAIN => bytes
                 .get(MAGIC.len() + 1..)
@@ -218,8 +247,7 @@ impl AccountFile {
                     .map_err(|_| self.corrupt("wrong seed length"))?
             }
         };
-        let seed = Ed25519Seed::from_bytes(seed);
-        Ok(seed.key_pair())
+        Ok(Ed25519Seed::from_bytes(seed))
     }
 
     fn read_bytes(&self) -> Result<Zeroizing<Vec<u8>>, AccountError> {

@@ -9,7 +9,8 @@ mod store;
 
 pub use account::{AccountError, AccountFile, KdfParams};
 pub use messenger::{
-    Delivery, Messenger, MessengerError, SyncReport, DEFAULT_TTL_MS, INBOX_NAMESPACE,
+    file_unsent, max_text_bytes, Delivery, Messenger, MessengerError, SyncReport, DEFAULT_TTL_MS,
+    INBOX_NAMESPACE,
 };
 pub use network_file::{NetworkFile, NetworkFileError, NetworkSeed};
 pub use onion_client::{
@@ -18,6 +19,6 @@ pub use onion_client::{
 };
 pub use profile::Profile;
 pub use store::{
-    Contact, Conversation, Direction, MessageRequest, MessageState, MessageStore, StoreError,
-    StoredMessage,
+    parse_account_id, Contact, Conversation, DatabaseKey, Direction, MessageRequest, MessageState,
+    MessageStore, StoreError, StoredMessage,
 };

@@ -60,6 +60,8 @@ pub struct SyncReport {
     pub new: Vec<StoredMessage>,
     /// Messages in the inbox this account cannot decrypt or verify (skipped).
     pub undecryptable: usize,
+    /// Messages from blocked senders, dropped (each is counted once per sync that sees it).
+    pub blocked: usize,
     /// The route of each page fetched.
     pub routes: Vec<Route>,
     /// How long the sync took.
@@ -181,7 +183,7 @@ impl Messenger {
             }
             Err(e) => {
                 tracing::info!(error = %e, "a message could not be sent; it can be retried");
-                self.store().mark_failed(id, &e.to_string())?;
+                self.store().mark_failed(id, &plain_reason(&e))?;
                 None
             }
         };
@@ -227,6 +229,9 @@ impl Messenger {
                         decode_text_message(&self.keys, &bytes).map_err(|e| e.to_string())
                     });
                 match text {
+                    Ok(text) if self.store().is_blocked(&text.sender)? => {
+                        report.blocked += 1;
+                    }
                     Ok(text) => decoded.push((message.hash.clone(), text)),
                     Err(reason) => {
                         tracing::debug!(%reason, "skipping a message that does not decrypt");
@@ -249,6 +254,67 @@ impl Messenger {
         report.new.sort_by_key(|m| (m.sent_ms, m.id));
         report.elapsed = started.elapsed();
         Ok(report)
+    }
+}
+
+/// Files a message that cannot be sent now (no network): encrypted as it will be sent, marked
+/// failed with `reason`, so that [`Messenger::retry_unsent`] sends it when the network is back.
+pub fn file_unsent(
+    keys: &IdentityKeyPair,
+    store: &MessageStore,
+    to: &AccountId,
+    text: &str,
+    now_ms: u64,
+    reason: &str,
+) -> Result<StoredMessage, MessengerError> {
+    let display_name = store.setting(DISPLAY_NAME)?;
+    let timestamp_ms = store.next_timestamp(now_ms)?;
+    let outgoing = OutgoingText {
+        text,
+        display_name: display_name.as_deref(),
+        timestamp_ms,
+    };
+    let payload = encode_text_message(keys, to, outgoing, &mut OsRng)?;
+    let id = store.insert_outgoing(to, timestamp_ms, text, &payload)?;
+    store.mark_failed(id, reason)?;
+    Ok(store.message(id)?)
+}
+
+/// The longest text, in bytes, that fits in one message from `keys` with `display_name`
+/// (found by bisection over real encodings: the limit depends on the protobuf and padding).
+pub fn max_text_bytes(keys: &IdentityKeyPair, display_name: Option<&str>) -> usize {
+    let to = keys.account_id();
+    let fits = |n: usize| {
+        let text = "a".repeat(n);
+        let outgoing = OutgoingText {
+            text: &text,
+            display_name,
+            timestamp_ms: 1,
+        };
+        encode_text_message(keys, &to, outgoing, &mut OsRng).is_ok()
+    };
+    let (mut low, mut high) = (0usize, session_wire::rpc::MAX_MESSAGE_BYTES);
+    while low < high {
+        let mid = (low + high).div_ceil(2);
+        if fits(mid) {
+            low = mid;
+        } else {
+            high = mid - 1;
+        }
+    }
+    low
+}
+
+/// Why a send failed, in words a user can act on (the technical detail goes to the log).
+fn plain_reason(error: &ClientError) -> String {
+    match error {
+        ClientError::Network(_) => "no network reachable: no node of the network answered".into(),
+        ClientError::Transport(_) => "the network did not answer on any path".into(),
+        ClientError::Rejected { status: 413, .. } => {
+            "the message is too large for the swarm".into()
+        }
+        ClientError::Rejected { status: 507, .. } => "the recipient's swarm is full".into(),
+        other => other.to_string(),
     }
 }
 

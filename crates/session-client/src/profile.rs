@@ -3,7 +3,11 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::{AccountFile, ClientConfig, MessageStore, NetworkFile, NetworkFileError, StoreError};
+use session_crypto::Ed25519Seed;
+
+use crate::{
+    AccountFile, ClientConfig, DatabaseKey, MessageStore, NetworkFile, NetworkFileError, StoreError,
+};
 
 /// One user's directory.
 #[derive(Debug, Clone)]
@@ -34,9 +38,25 @@ impl Profile {
         AccountFile::new(self.dir.join("identity.key"))
     }
 
-    /// Opens the message database.
+    /// Opens the message database of an account without a passphrase (encrypted under the
+    /// key its account file holds). A protected account needs
+    /// [`message_store_for`](Self::message_store_for).
     pub fn message_store(&self) -> Result<MessageStore, StoreError> {
-        MessageStore::open(&self.dir.join("messages.sqlite"))
+        let seed = self
+            .account()
+            .load_seed(None)
+            .map_err(|e| StoreError::NoKey(e.to_string()))?;
+        self.message_store_for(&seed)
+    }
+
+    /// Opens the message database encrypted under the key of the account with `seed`.
+    pub fn message_store_for(&self, seed: &Ed25519Seed) -> Result<MessageStore, StoreError> {
+        MessageStore::open_encrypted(&self.message_store_path(), &DatabaseKey::from_seed(seed))
+    }
+
+    /// Where the message database is.
+    pub fn message_store_path(&self) -> PathBuf {
+        self.dir.join("messages.sqlite")
     }
 
     /// Where the network file this profile joins is kept.

@@ -5,11 +5,14 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr as _;
 
 use rusqlite::{params, Connection, OptionalExtension as _};
-use session_crypto::AccountId;
+use session_crypto::{AccountId, Ed25519Seed};
 use session_wire::ReceivedText;
+use zeroize::Zeroizing;
 
 /// Schema version in `PRAGMA user_version`.
 const SCHEMA_VERSION: i64 = 1;
+/// Domain of the database key's derivation from the seed.
+const DATABASE_KEY_DOMAIN: &[u8] = b"session-rs local database key v1";
 /// The longest nickname accepted.
 const MAX_NICKNAME_CHARS: usize = 64;
 
@@ -41,6 +44,17 @@ CREATE TABLE IF NOT EXISTS poll_positions (
     last_hash TEXT NOT NULL,
     PRIMARY KEY (node, namespace)
 );
+CREATE TABLE IF NOT EXISTS blocked (
+    account_id TEXT PRIMARY KEY,
+    blocked_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS dropped_hashes (
+    hash TEXT PRIMARY KEY
+);
+CREATE TABLE IF NOT EXISTS read_marks (
+    peer         TEXT PRIMARY KEY,
+    last_read_id INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS settings (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -68,12 +82,21 @@ pub enum StoreError {
     /// Text that looks like an Account ID but is not one.
     #[error("not a valid Account ID: {0}")]
     BadAccountId(session_crypto::AccountIdError),
+    /// 64 hex characters: an Account ID without its `05`.
+    #[error("not a valid Account ID: it has 64 characters, but Account IDs have 66 and start with 05 (is the 05 missing?)")]
+    MissingPrefix,
     /// A nickname that cannot be used.
     #[error("invalid nickname: {0}")]
     BadNickname(String),
     /// Another contact already has this nickname.
     #[error("the nickname {0:?} is already used by another contact")]
     NicknameTaken(String),
+    /// More than one message request matches the name given.
+    #[error("more than one message request is shown as {0:?}; use the Account ID")]
+    Ambiguous(String),
+    /// The database key cannot be had (the account file is missing or protected).
+    #[error("the message database needs the account's key: {0}")]
+    NoKey(String),
     /// No message with this id.
     #[error("no message {0}")]
     UnknownMessage(i64),
@@ -155,8 +178,15 @@ pub struct Conversation {
     pub messages: u64,
     /// The newest message's timestamp.
     pub last_ms: u64,
-    /// Whether this is a message request (the peer is not a contact).
+    /// Whether this is a message request: the peer is not a contact and the user never wrote
+    /// to them.
     pub is_request: bool,
+    /// Incoming messages not yet shown in `history` or `chat`.
+    pub unread: u64,
+    /// The newest message's text.
+    pub last_text: String,
+    /// Whether the newest message is the user's own.
+    pub last_outgoing: bool,
 }
 
 /// A conversation started by someone who is not a contact.
@@ -169,8 +199,23 @@ pub struct MessageStore {
 }
 
 impl MessageStore {
-    /// Opens (or creates) the database at `path`; a damaged file is reported, never replaced.
+    /// Opens (or creates) the database at `path` encrypted (SQLCipher: AES-256 pages with an
+    /// HMAC each) under `key`. A plain database left by an older version is migrated into an
+    /// encrypted one once, with everything in it, and the plain file removed.
+    pub fn open_encrypted(path: &Path, key: &DatabaseKey) -> Result<Self, StoreError> {
+        if is_plain_sqlite(path) {
+            migrate_to_encrypted(path, key)?;
+        }
+        Self::open_with(path, Some(key))
+    }
+
+    /// Opens (or creates) a database at `path` without encryption (tests, tools); a damaged
+    /// file is reported, never replaced.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
+        Self::open_with(path, None)
+    }
+
+    fn open_with(path: &Path, key: Option<&DatabaseKey>) -> Result<Self, StoreError> {
         let corrupt = |e: rusqlite::Error| match e.sqlite_error_code() {
             Some(rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt) => {
                 StoreError::Corrupt {
@@ -181,6 +226,10 @@ impl MessageStore {
             _ => StoreError::Sqlite(e),
         };
         let conn = Connection::open(path).map_err(corrupt)?;
+        if let Some(key) = key {
+            conn.execute_batch(&format!("PRAGMA key = \"x'{}'\";", key.hex().as_str()))
+                .map_err(corrupt)?;
+        }
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(corrupt)?;
         let version: i64 = conn
@@ -318,11 +367,29 @@ impl MessageStore {
         if let Some(id) = by_nickname {
             return parse_stored_id(&id);
         }
-        match AccountId::from_str(who) {
-            Ok(id) => Ok(id),
-            Err(e) if looks_like_account_id(who) => Err(StoreError::BadAccountId(e)),
-            Err(_) => Err(StoreError::UnknownContact(who.into())),
+        let compact: String = who.split_whitespace().collect();
+        if looks_like_account_id(&compact) {
+            return parse_account_id(&compact);
         }
+        Err(StoreError::UnknownContact(who.into()))
+    }
+
+    /// A contact whose Account ID differs from `id` in exactly one character, with the 1-based
+    /// position of that character: most likely a typo of the contact's ID.
+    pub fn similar_contact(&self, id: &AccountId) -> Result<Option<(Contact, usize)>, StoreError> {
+        let text = id.to_string();
+        for contact in self.contacts()? {
+            let theirs = contact.account_id.to_string();
+            let mut differences = text
+                .bytes()
+                .zip(theirs.bytes())
+                .enumerate()
+                .filter(|(_, (a, b))| a != b);
+            if let (Some((at, _)), None) = (differences.next(), differences.next()) {
+                return Ok(Some((contact, at + 1)));
+            }
+        }
+        Ok(None)
     }
 
     /// A sender timestamp for a new outgoing message: `now`, or just after the newest one, so
@@ -430,7 +497,8 @@ impl MessageStore {
             let mut insert = tx.prepare_cached(
                 "INSERT OR IGNORE INTO messages
                  (peer, outgoing, sent_ms, received_ms, body, display_name, state, hash)
-                 VALUES (?1, 0, ?2, ?3, ?4, ?5, 'received', ?6)",
+                 SELECT ?1, 0, ?2, ?3, ?4, ?5, 'received', ?6
+                 WHERE NOT EXISTS (SELECT 1 FROM dropped_hashes WHERE hash = ?6)",
             )?;
             for (hash, text) in messages {
                 let inserted = insert.execute(params![
@@ -471,13 +539,21 @@ impl MessageStore {
         Ok(newest)
     }
 
-    /// Every conversation, newest first; those with non-contacts are message requests.
+    /// Every conversation, newest first; those started by non-contacts to whom the user never
+    /// wrote are message requests. Blocked senders' conversations are left out.
     pub fn conversations(&self) -> Result<Vec<Conversation>, StoreError> {
         let mut stmt = self.conn.prepare(
             "SELECT m.peer, c.nickname, COUNT(*), MAX(m.sent_ms),
                     (SELECT display_name FROM messages d WHERE d.peer = m.peer AND d.outgoing = 0
-                     AND d.display_name IS NOT NULL ORDER BY d.sent_ms DESC LIMIT 1)
+                     AND d.display_name IS NOT NULL ORDER BY d.sent_ms DESC LIMIT 1),
+                    SUM(m.outgoing),
+                    SUM(CASE WHEN m.outgoing = 0 AND m.id > COALESCE(r.last_read_id, 0)
+                        THEN 1 ELSE 0 END),
+                    (SELECT body || char(0) || outgoing FROM messages l WHERE l.peer = m.peer
+                     ORDER BY l.sent_ms DESC, l.id DESC LIMIT 1)
              FROM messages m LEFT JOIN contacts c ON c.account_id = m.peer
+             LEFT JOIN read_marks r ON r.peer = m.peer
+             WHERE m.peer NOT IN (SELECT account_id FROM blocked)
              GROUP BY m.peer ORDER BY MAX(m.sent_ms) DESC",
         )?;
         let rows = stmt.query_map([], |r| {
@@ -487,21 +563,117 @@ impl MessageStore {
                 r.get::<_, i64>(2)?,
                 r.get::<_, i64>(3)?,
                 r.get::<_, Option<String>>(4)?,
+                r.get::<_, i64>(5)?,
+                r.get::<_, i64>(6)?,
+                r.get::<_, Option<String>>(7)?,
             ))
         })?;
         let mut out = Vec::new();
         for row in rows {
-            let (peer, nickname, count, last, display_name) = row?;
+            let (peer, nickname, count, last, display_name, outgoing, unread, newest) = row?;
+            let newest = newest.unwrap_or_default();
+            let (last_text, last_outgoing) = match newest.rsplit_once('\0') {
+                Some((text, way)) => (text.to_owned(), way == "1"),
+                None => (newest, false),
+            };
             out.push(Conversation {
                 peer: parse_stored_id(&peer)?,
-                is_request: nickname.is_none(),
+                is_request: nickname.is_none() && outgoing == 0,
                 nickname,
                 display_name,
                 messages: count as u64,
                 last_ms: last as u64,
+                unread: unread as u64,
+                last_text,
+                last_outgoing,
             });
         }
         Ok(out)
+    }
+
+    /// Marks every message of the conversation with `peer` as read.
+    pub fn mark_read(&self, peer: &AccountId) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO read_marks (peer, last_read_id)
+             SELECT ?1, COALESCE(MAX(id), 0) FROM messages WHERE peer = ?1
+             ON CONFLICT (peer) DO UPDATE SET last_read_id = excluded.last_read_id",
+            [peer.to_string()],
+        )?;
+        Ok(())
+    }
+
+    /// Blocks `peer`: their messages are dropped when they arrive, their conversation is
+    /// hidden, and they stop being a contact.
+    pub fn block(&self, peer: &AccountId, now_ms: u64) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT OR IGNORE INTO blocked (account_id, blocked_ms) VALUES (?1, ?2)",
+            params![peer.to_string(), to_i64(now_ms)],
+        )?;
+        self.conn.execute(
+            "DELETE FROM contacts WHERE account_id = ?1",
+            [peer.to_string()],
+        )?;
+        Ok(())
+    }
+
+    /// Unblocks `peer`; returns whether they were blocked.
+    pub fn unblock(&self, peer: &AccountId) -> Result<bool, StoreError> {
+        Ok(self.conn.execute(
+            "DELETE FROM blocked WHERE account_id = ?1",
+            [peer.to_string()],
+        )? > 0)
+    }
+
+    /// Whether `peer` is blocked.
+    pub fn is_blocked(&self, peer: &AccountId) -> Result<bool, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT 1 FROM blocked WHERE account_id = ?1",
+                [peer.to_string()],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+    }
+
+    /// Deletes the whole conversation with `peer`; returns how many messages went. Their
+    /// swarm hashes are kept, so that a later sync does not file them again.
+    pub fn delete_conversation(&self, peer: &AccountId) -> Result<usize, StoreError> {
+        self.conn.execute(
+            "INSERT OR IGNORE INTO dropped_hashes (hash)
+             SELECT hash FROM messages WHERE peer = ?1 AND hash IS NOT NULL",
+            [peer.to_string()],
+        )?;
+        self.conn
+            .execute("DELETE FROM read_marks WHERE peer = ?1", [peer.to_string()])?;
+        Ok(self
+            .conn
+            .execute("DELETE FROM messages WHERE peer = ?1", [peer.to_string()])?)
+    }
+
+    /// The message request whose sender is shown as `shown`: the display name they gave (in any
+    /// case) or the start of their Account ID. `None` when nothing matches; an error when more
+    /// than one request matches.
+    pub fn find_request(&self, shown: &str) -> Result<Option<AccountId>, StoreError> {
+        let shown = shown.trim().trim_matches('"');
+        let lower = shown.to_lowercase();
+        let matches: Vec<AccountId> = self
+            .requests()?
+            .into_iter()
+            .filter(|r| {
+                r.display_name
+                    .as_deref()
+                    .is_some_and(|n| n.to_lowercase() == lower)
+                    || (shown.len() >= 4 && r.peer.to_string().starts_with(&lower))
+            })
+            .map(|r| r.peer)
+            .collect();
+        match matches.as_slice() {
+            [] => Ok(None),
+            [one] => Ok(Some(*one)),
+            _ => Err(StoreError::Ambiguous(shown.into())),
+        }
     }
 
     /// Conversations started by people who are not contacts.
@@ -578,6 +750,76 @@ impl MessageStore {
     }
 }
 
+/// The key of the local database: derived from the account seed, so only the account file
+/// (sealed by the passphrase, if one is set) opens it.
+pub struct DatabaseKey(Zeroizing<[u8; 32]>);
+
+impl DatabaseKey {
+    /// The database key of the account with this seed.
+    pub fn from_seed(seed: &Ed25519Seed) -> Self {
+        let key = session_crypto::hash::blake2b::<32>(seed.as_bytes(), &[DATABASE_KEY_DOMAIN])
+            .unwrap_or([0u8; 32]);
+        Self(Zeroizing::new(key))
+    }
+
+    fn hex(&self) -> Zeroizing<String> {
+        let mut out = Zeroizing::new(String::with_capacity(64));
+        for byte in self.0.iter() {
+            out.push_str(&format!("{byte:02x}"));
+        }
+        out
+    }
+}
+
+impl std::fmt::Debug for DatabaseKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DatabaseKey(..)")
+    }
+}
+
+/// Whether `path` is an unencrypted SQLite file (its header is in the clear).
+fn is_plain_sqlite(path: &Path) -> bool {
+    let mut header = [0u8; 16];
+    std::fs::File::open(path)
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut header))
+        .is_ok()
+        && &header == b"SQLite format 3\0"
+}
+
+/// Copies a plain database into an encrypted one beside it (sqlcipher_export copies every
+/// table, index and the schema version), then puts it in the plain file's place.
+fn migrate_to_encrypted(path: &Path, key: &DatabaseKey) -> Result<(), StoreError> {
+    let temp = path.with_extension("encrypting");
+    let _ = std::fs::remove_file(&temp);
+    {
+        let plain = Connection::open(path)?;
+        let version: i64 = plain.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        plain.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        plain.execute(
+            &format!(
+                "ATTACH DATABASE ?1 AS encrypted KEY \"x'{}'\"",
+                key.hex().as_str()
+            ),
+            [temp.to_string_lossy()],
+        )?;
+        plain.query_row("SELECT sqlcipher_export('encrypted')", [], |_| Ok(()))?;
+        plain.execute_batch(&format!(
+            "PRAGMA encrypted.user_version = {version}; DETACH DATABASE encrypted;"
+        ))?;
+    }
+    std::fs::rename(&temp, path).map_err(|e| StoreError::Corrupt {
+        path: path.to_path_buf(),
+        reason: format!("cannot replace the plain database: {e}"),
+    })?;
+    for suffix in ["-wal", "-shm"] {
+        let mut side = path.as_os_str().to_owned();
+        side.push(suffix);
+        let _ = std::fs::remove_file(side);
+    }
+    tracing::info!("the local database was migrated to an encrypted one");
+    Ok(())
+}
+
 fn check_nickname(nickname: &str) -> Result<(), StoreError> {
     if nickname.is_empty() {
         return Err(StoreError::BadNickname("it is empty".into()));
@@ -605,6 +847,16 @@ fn check_nickname(nickname: &str) -> Result<(), StoreError> {
 fn looks_like_account_id(text: &str) -> bool {
     let hexish = text.chars().filter(char::is_ascii_hexdigit).count();
     text.len() >= 20 && (text.starts_with("05") || hexish * 10 >= text.len() * 9)
+}
+
+/// Parses an Account ID as a person types or pastes it: whitespace inside it is ignored, and
+/// 64 hex characters are named as an ID missing its `05`.
+pub fn parse_account_id(text: &str) -> Result<AccountId, StoreError> {
+    let compact: String = text.split_whitespace().collect();
+    if compact.len() == 64 && compact.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(StoreError::MissingPrefix);
+    }
+    AccountId::from_str(&compact).map_err(StoreError::BadAccountId)
 }
 
 fn parse_stored_id(text: &str) -> Result<AccountId, StoreError> {

@@ -142,6 +142,83 @@ fn find_transposition(data: &[u32], checksum: u32) -> Option<usize> {
         .map(|i| i + 1)
 }
 
+/// What may explain a phrase whose words are all in the list but whose checksum does not
+/// match. The checksum is weak (it picks one of the data words), so a fitting swap proves
+/// little: one different word somewhere fits about as often. A hint therefore lists every
+/// explanation, and a caller claims a swap only when no single word could explain it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChecksumHint {
+    /// 1-based positions where one different word would make the checksum match (the last,
+    /// the checksum word itself, always qualifies).
+    pub suspect_words: Vec<usize>,
+    /// 1-based first positions of neighbour pairs whose swap makes the checksum match.
+    pub swaps: Vec<usize>,
+    /// The number of words in the phrase.
+    pub words: usize,
+}
+
+impl ChecksumHint {
+    /// Whether one different word among the data words (not the checksum word) would fit.
+    pub fn a_data_word_may_be_wrong(&self) -> bool {
+        self.suspect_words.iter().any(|&p| p < self.words)
+    }
+}
+
+/// The explanations of a checksum mismatch, or `None` when the phrase is not a complete list of
+/// known words (other errors come first) or its checksum matches.
+pub fn checksum_hint(phrase: &str) -> Option<ChecksumHint> {
+    let words: Vec<&str> = phrase.split_whitespace().collect();
+    if words.len() != 13 && words.len() != 25 {
+        return None;
+    }
+    let indices: Zeroizing<Vec<u32>> = Zeroizing::new(
+        words
+            .iter()
+            .map(|w| lookup(w))
+            .collect::<Option<Vec<u32>>>()?,
+    );
+    let (&checksum, data) = indices.split_last()?;
+    let triplets_ok = |d: &[u32]| {
+        d.chunks_exact(3)
+            .all(|t| untriplet([t[0], t[1], t[2]]).is_some())
+    };
+    let fits = |d: &[u32]| d.get(checksum_position(d)) == Some(&checksum) && triplets_ok(d);
+    if fits(data) {
+        return None;
+    }
+    let mut trial = Zeroizing::new(data.to_vec());
+    let mut suspect_words = Vec::new();
+    for position in 0..data.len() {
+        let original = trial[position];
+        let fitting = (0..N).any(|candidate| {
+            if candidate == original {
+                return false;
+            }
+            trial[position] = candidate;
+            fits(&trial)
+        });
+        trial[position] = original;
+        if fitting {
+            suspect_words.push(position + 1);
+        }
+    }
+    // Any checksum word can be replaced by the right one.
+    suspect_words.push(words.len());
+    let mut swaps = Vec::new();
+    for i in 0..data.len().saturating_sub(1) {
+        trial.swap(i, i + 1);
+        if trial[i] != trial[i + 1] && fits(&trial) {
+            swaps.push(i + 1);
+        }
+        trial.swap(i, i + 1);
+    }
+    Some(ChecksumHint {
+        suspect_words,
+        swaps,
+        words: words.len(),
+    })
+}
+
 /// The word at `index` (always below 1626 here).
 fn word(index: u32) -> &'static str {
     WORDS.get(index as usize).copied().unwrap_or("")
@@ -187,6 +264,50 @@ mod test {
         assert_eq!(lookup("ab"), None);
         assert_eq!(lookup("zzz"), None);
         assert_eq!(lookup("ébé"), None);
+    }
+
+    #[test]
+    fn a_wrong_word_is_always_among_the_suspects() {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut claimed_swaps = 0;
+        for round in 0..12 {
+            let seed: Vec<u8> = (0..32).map(|_| next() as u8).collect();
+            let phrase = encode(&seed).unwrap();
+            let mut words: Vec<&str> = phrase.split_whitespace().collect();
+            let position = (next() % 25) as usize;
+            let replacement = loop {
+                let w = WORDS[(next() % 1626) as usize];
+                if prefix(w) != prefix(words[position]) {
+                    break w;
+                }
+            };
+            words[position] = replacement;
+            let typed = words.join(" ");
+            if decode(&typed).is_ok() {
+                continue; // the rare wrong word that still fits: nothing can tell
+            }
+            let Some(hint) = checksum_hint(&typed) else {
+                continue; // an overflowing group, reported as such by decode
+            };
+            assert!(
+                hint.suspect_words.contains(&(position + 1)),
+                "round {round}: word {} not suspected in {hint:?}",
+                position + 1
+            );
+            if !hint.swaps.is_empty() && !hint.a_data_word_may_be_wrong() {
+                claimed_swaps += 1;
+            }
+        }
+        assert_eq!(claimed_swaps, 0, "a swap was claimed for a wrong word");
+        let good = encode(&[7u8; 32]).unwrap();
+        assert_eq!(checksum_hint(&good), None);
+        assert_eq!(checksum_hint("abbey abbey"), None);
     }
 
     #[test]

@@ -188,6 +188,29 @@ impl Drop for ChildNode {
     }
 }
 
+/// The file in a network's folder that lets it restart (no secrets: node keys stay in their
+/// data directories, the registry key in `registry/identity.key`).
+pub const STATE_FILE: &str = "testnet.json";
+/// The folder of the registry key, beside the nodes' folders.
+const REGISTRY_DIR: &str = "registry";
+
+/// What a restart needs, saved beside the nodes' folders.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SavedState {
+    registry_key: String,
+    version: u64,
+    seeds: usize,
+    nodes: Vec<SavedNode>,
+}
+
+/// One node in [`SavedState`].
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SavedNode {
+    dir: String,
+    https: SocketAddr,
+    listed: bool,
+}
+
 /// A local network of real nodes on loopback sockets, each with its own data directory.
 pub struct Testnet {
     config: TestnetConfig,
@@ -213,7 +236,17 @@ impl Testnet {
                 (Some(temp), base)
             }
         };
-        let registry = Ed25519Seed::generate(&mut OsRng).key_pair();
+        let registry_seed = Ed25519Seed::generate(&mut OsRng);
+        if config.base_dir.is_some() {
+            let registry_dir = base.join(REGISTRY_DIR);
+            std::fs::create_dir_all(&registry_dir)?;
+            session_node::identity::write_private(
+                &registry_dir.join(session_node::identity::IDENTITY_FILE),
+                registry_seed.as_bytes(),
+            )
+            .map_err(|source| TestnetError::Node { index: 0, source })?;
+        }
+        let registry = registry_seed.key_pair();
         let mut net = Self {
             config,
             registry,
@@ -231,6 +264,118 @@ impl Testnet {
             net.start_node(index).await?;
         }
         Ok(net)
+    }
+
+    /// Starts the network saved in `config.base_dir` by an earlier run (same registry key, node
+    /// keys, ports and stored messages), or a new one there when the folder holds none.
+    /// `config.nodes` and `config.seeds` apply to a new network only.
+    pub async fn start_or_resume(config: TestnetConfig) -> Result<Self, TestnetError> {
+        let Some(base) = config.base_dir.clone() else {
+            return Self::start(config).await;
+        };
+        let state_path = base.join(STATE_FILE);
+        if !state_path.exists() {
+            if base.join("node-00").exists() {
+                return Err(TestnetError::Io(std::io::Error::other(format!(
+                    "{} holds nodes but no {STATE_FILE}; it cannot be restarted (use a new folder)",
+                    base.display()
+                ))));
+            }
+            return Self::start(config).await;
+        }
+        let bad = |what: String| {
+            TestnetError::Io(std::io::Error::other(format!(
+                "{}: {what}",
+                state_path.display()
+            )))
+        };
+        let state: SavedState =
+            serde_json::from_slice(&std::fs::read(&state_path)?).map_err(|e| bad(e.to_string()))?;
+        let (_, registry) = session_node::identity::load_or_create(&base.join(REGISTRY_DIR))
+            .map_err(|source| TestnetError::Node { index: 0, source })?;
+        if registry.ed25519_public().to_string() != state.registry_key {
+            return Err(bad("the registry key does not match its file".into()));
+        }
+        let mut config = config;
+        config.nodes = state.nodes.len();
+        config.seeds = state.seeds;
+        let mut net = Self {
+            config,
+            registry,
+            _temp: None,
+            base: base.clone(),
+            slots: Vec::new(),
+            assignment: Assignment::empty(),
+            version: state.version,
+        };
+        for (index, node) in state.nodes.iter().enumerate() {
+            let dir = base.join(&node.dir);
+            if !dir.join(session_node::identity::IDENTITY_FILE).exists() {
+                return Err(bad(format!(
+                    "node {index} has no identity key in {}",
+                    dir.display()
+                )));
+            }
+            let (_, keys) = session_node::identity::load_or_create(&dir)
+                .map_err(|source| TestnetError::Node { index, source })?;
+            let listener = TcpListener::bind(node.https).map_err(|e| {
+                TestnetError::Io(std::io::Error::new(
+                    e.kind(),
+                    format!(
+                        "node {index} cannot listen on {} again ({e}); is this network already running?",
+                        node.https
+                    ),
+                ))
+            })?;
+            net.slots.push(Slot {
+                dir,
+                addr: node.https,
+                reserved: Some(listener),
+                key: keys.ed25519_public(),
+                x25519: keys.x25519_public(),
+                running: None,
+                listed: node.listed,
+            });
+        }
+        net.write_list()?;
+        for index in 0..net.slots.len() {
+            if net.slots[index].listed {
+                net.start_node(index).await?;
+            }
+        }
+        Ok(net)
+    }
+
+    /// Saves what a restart needs (next to the nodes' folders) when the network has a folder
+    /// of its own; the registry key goes in its own private file.
+    fn save_state(&self) -> Result<(), TestnetError> {
+        if self.config.base_dir.is_none() {
+            return Ok(());
+        }
+        let state = SavedState {
+            registry_key: self.registry.ed25519_public().to_string(),
+            version: self.version,
+            seeds: self.config.seeds,
+            nodes: self
+                .slots
+                .iter()
+                .map(|slot| SavedNode {
+                    dir: slot
+                        .dir
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default(),
+                    https: slot.addr,
+                    listed: slot.listed,
+                })
+                .collect(),
+        };
+        let text =
+            serde_json::to_vec_pretty(&state).map_err(|e| TestnetError::Publish(e.to_string()))?;
+        let temp = self.base.join(format!("{STATE_FILE}.tmp"));
+        std::fs::write(&temp, text)?;
+        std::fs::rename(&temp, self.base.join(STATE_FILE))?;
+        Ok(())
     }
 
     /// Creates a data directory with an identity key and reserves a loopback port.
@@ -281,6 +426,7 @@ impl Testnet {
         for slot in &self.slots {
             std::fs::write(slot.dir.join(NODE_LIST_FILE), &bytes)?;
         }
+        self.save_state()?;
         Ok(signed)
     }
 
