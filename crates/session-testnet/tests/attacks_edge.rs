@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use session_crypto::{HopCipher, OsRng};
-use session_net::{ConnectionPool, NodeAddress, NodeIdentity};
+use session_net::{Connection, ConnectionPool, NodeAddress, NodeIdentity};
 use session_testnet::client::{call, TestAccount};
 use session_testnet::{NodeRunner, Testnet, TestnetConfig};
 use session_wire::onion::{build_onion, open_reply, Hop};
@@ -284,6 +284,76 @@ async fn idle_connection_floods_lock_out_neither_clients_nor_replication() {
     // The node still serves.
     let after = account.store(b"after the flood");
     assert_eq!(call(&direct, target_addr, &after).await.unwrap().0, 200);
+    net.shutdown().await;
+}
+
+/// Item 5, slots kept for nodes: with every client slot held by silent connections (kept open
+/// by reopening those the node closes), a node that restarted (so it has no pooled connection)
+/// still replicates to the flooded node, while a new client connection is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_get_slots_when_client_slots_are_full() {
+    let mut net = network(8, &["--max-connections", "100"]).await;
+    let account = TestAccount::from_byte(45);
+    let members = net.swarm_members_for(&account.swarm_key());
+    let (target, writer) = (members[0], members[1]);
+    let target_addr = net.address(target).unwrap();
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let flood = {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let mut open: Vec<tokio::net::TcpStream> = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                open.retain(|s| {
+                    let mut byte = [0u8; 1];
+                    matches!(s.try_read(&mut byte), Err(ref e)
+                        if e.kind() == std::io::ErrorKind::WouldBlock)
+                });
+                while open.len() < 110 {
+                    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+                    socket.bind(SocketAddr::new(ip(2), 0)).unwrap();
+                    match socket.connect(target_addr.addr).await {
+                        Ok(stream) => open.push(stream),
+                        Err(_) => break,
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // A client's new connection finds no client slot.
+    let refused = Connection::open_from(target_addr, ip(4), Duration::from_secs(3)).await;
+    let client_refused = match refused {
+        Err(_) => true,
+        Ok(mut c) => c
+            .post("/storage_rpc/v1", INFO.to_vec(), Duration::from_secs(3))
+            .await
+            .is_err(),
+    };
+    // The writer restarts: its connections to the target are new, and must find node slots.
+    net.restart(writer).await.unwrap();
+    let writer_addr = net.address(writer).unwrap();
+    let pool = ConnectionPool::from_local(Some(ip(5)));
+    let mut failures = Vec::new();
+    for i in 0..5 {
+        let store = account.store(format!("while full {i}").as_bytes());
+        match call(&pool, writer_addr, &store).await {
+            Ok((200, body)) => {
+                if let Some(entry) = member_failed(&body, &target_addr) {
+                    failures.push(format!("replication {i}: {entry}"));
+                }
+            }
+            other => failures.push(format!("store {i}: {other:?}")),
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    flood.await.unwrap();
+    assert!(
+        client_refused,
+        "a client got in with every client slot taken"
+    );
+    assert!(failures.is_empty(), "{failures:#?}");
     net.shutdown().await;
 }
 
