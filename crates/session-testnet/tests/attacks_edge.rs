@@ -19,6 +19,10 @@ const TIMEOUT: Duration = Duration::from_secs(15);
 const ONION: &str = "/onion_req/v2";
 const INFO: &[u8] = br#"{"method":"info"}"#;
 
+/// Held by every test here: each loads the machine (thousands of connections, floods, 9 MB
+/// onions through debug builds), and two at once time each other out on a small machine.
+static HEAVY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 fn ip(last: u8) -> IpAddr {
     IpAddr::from([127, 0, 0, last])
 }
@@ -73,6 +77,7 @@ fn member_failed(body: &Value, member: &NodeAddress) -> Option<Value> {
 /// Now it costs 20: a client with a burst of 20 gets one such batch at once, not two.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_costs_one_token_per_sub_request() {
+    let _heavy = HEAVY.lock().await;
     let net = network(4, &["--rate-limit", "20", "--rate-burst", "20"]).await;
     let writer_addr = net.address(0).unwrap();
     let batch = serde_json::json!({"method": "batch", "params": {"requests":
@@ -107,6 +112,7 @@ async fn a_batch_costs_one_token_per_sub_request() {
 /// traffic is charged per previous hop, replication per node, and clients per IP.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn floods_through_a_guard_starve_neither_its_other_clients_nor_replication() {
+    let _heavy = HEAVY.lock().await;
     let net = network(8, &["--rate-limit", "20", "--rate-burst", "20"]).await;
     let account = TestAccount::from_byte(41);
     let members = net.swarm_members_for(&account.swarm_key());
@@ -192,6 +198,7 @@ async fn floods_through_a_guard_starve_neither_its_other_clients_nor_replication
 /// the 3 s TLS handshake timeout, and listed nodes have slots of their own.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_connection_floods_lock_out_neither_clients_nor_replication() {
+    let _heavy = HEAVY.lock().await;
     let net = network(8, &[]).await;
     let account = TestAccount::from_byte(42);
     let members = net.swarm_members_for(&account.swarm_key());
@@ -292,6 +299,7 @@ async fn idle_connection_floods_lock_out_neither_clients_nor_replication() {
 /// still replicates to the flooded node, while a new client connection is refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nodes_get_slots_when_client_slots_are_full() {
+    let _heavy = HEAVY.lock().await;
     let mut net = network(8, &["--max-connections", "100"]).await;
     let account = TestAccount::from_byte(45);
     let members = net.swarm_members_for(&account.swarm_key());
@@ -362,6 +370,7 @@ async fn nodes_get_slots_when_client_slots_are_full() {
 /// previous hop is refused, and a large body takes at most the 3 relays of a client's path.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn onion_loops_self_relays_and_amplification_are_refused() {
+    let _heavy = HEAVY.lock().await;
     let net = network(8, &[]).await;
     let pool = ConnectionPool::from_local(Some(ip(2)));
     let guard = net.address(0).unwrap();
@@ -396,6 +405,7 @@ async fn onion_loops_self_relays_and_amplification_are_refused() {
 /// a client's destination is never a node of its own path.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn relay_errors_name_no_node_and_destinations_are_off_the_path() {
+    let _heavy = HEAVY.lock().await;
     let mut net = network(8, &[]).await;
     let account = TestAccount::from_byte(43);
     let members = net.swarm_members_for(&account.swarm_key());
@@ -453,6 +463,7 @@ async fn relay_errors_name_no_node_and_destinations_are_off_the_path() {
 /// (the signer must be the key the connection proved with its TLS client certificate).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn node_requests_cannot_be_replayed_or_borrowed() {
+    let _heavy = HEAVY.lock().await;
     let net = network(8, &[]).await;
     let (seed, keys) =
         session_node::identity::load_or_create(&net.base_dir().join("node-03")).unwrap();
@@ -515,6 +526,7 @@ fn status_field(pid: u32, field: &str) -> u64 {
 /// `VmRSS` from /proc/PID/status are printed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn busy_connections_do_not_multiply_threads() {
+    let _heavy = HEAVY.lock().await;
     let connections: usize = std::env::var("EDGE_CONNECTIONS")
         .ok()
         .and_then(|v| v.parse().ok())
