@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use session_crypto::{HopCipher, OsRng};
-use session_net::{ConnectionPool, NodeAddress, NodeIdentity};
+use session_net::{Connection, ConnectionPool, NodeAddress, NodeIdentity};
 use session_testnet::client::{call, TestAccount};
 use session_testnet::{NodeRunner, Testnet, TestnetConfig};
 use session_wire::onion::{build_onion, open_reply, Hop};
@@ -18,6 +18,10 @@ use session_wire::onion::{build_onion, open_reply, Hop};
 const TIMEOUT: Duration = Duration::from_secs(15);
 const ONION: &str = "/onion_req/v2";
 const INFO: &[u8] = br#"{"method":"info"}"#;
+
+/// Held by every test here: each loads the machine (thousands of connections, floods, 9 MB
+/// onions through debug builds), and two at once time each other out on a small machine.
+static HEAVY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn ip(last: u8) -> IpAddr {
     IpAddr::from([127, 0, 0, last])
@@ -73,6 +77,7 @@ fn member_failed(body: &Value, member: &NodeAddress) -> Option<Value> {
 /// Now it costs 20: a client with a burst of 20 gets one such batch at once, not two.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_costs_one_token_per_sub_request() {
+    let _heavy = HEAVY.lock().await;
     let net = network(4, &["--rate-limit", "20", "--rate-burst", "20"]).await;
     let writer_addr = net.address(0).unwrap();
     let batch = serde_json::json!({"method": "batch", "params": {"requests":
@@ -107,6 +112,7 @@ async fn a_batch_costs_one_token_per_sub_request() {
 /// traffic is charged per previous hop, replication per node, and clients per IP.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn floods_through_a_guard_starve_neither_its_other_clients_nor_replication() {
+    let _heavy = HEAVY.lock().await;
     let net = network(8, &["--rate-limit", "20", "--rate-burst", "20"]).await;
     let account = TestAccount::from_byte(41);
     let members = net.swarm_members_for(&account.swarm_key());
@@ -192,6 +198,7 @@ async fn floods_through_a_guard_starve_neither_its_other_clients_nor_replication
 /// the 3 s TLS handshake timeout, and listed nodes have slots of their own.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_connection_floods_lock_out_neither_clients_nor_replication() {
+    let _heavy = HEAVY.lock().await;
     let net = network(8, &[]).await;
     let account = TestAccount::from_byte(42);
     let members = net.swarm_members_for(&account.swarm_key());
@@ -287,11 +294,83 @@ async fn idle_connection_floods_lock_out_neither_clients_nor_replication() {
     net.shutdown().await;
 }
 
+/// Item 5, slots kept for nodes: with every client slot held by silent connections (kept open
+/// by reopening those the node closes), a node that restarted (so it has no pooled connection)
+/// still replicates to the flooded node, while a new client connection is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_get_slots_when_client_slots_are_full() {
+    let _heavy = HEAVY.lock().await;
+    let mut net = network(8, &["--max-connections", "100"]).await;
+    let account = TestAccount::from_byte(45);
+    let members = net.swarm_members_for(&account.swarm_key());
+    let (target, writer) = (members[0], members[1]);
+    let target_addr = net.address(target).unwrap();
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let flood = {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let mut open: Vec<tokio::net::TcpStream> = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                open.retain(|s| {
+                    let mut byte = [0u8; 1];
+                    matches!(s.try_read(&mut byte), Err(ref e)
+                        if e.kind() == std::io::ErrorKind::WouldBlock)
+                });
+                while open.len() < 110 {
+                    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+                    socket.bind(SocketAddr::new(ip(2), 0)).unwrap();
+                    match socket.connect(target_addr.addr).await {
+                        Ok(stream) => open.push(stream),
+                        Err(_) => break,
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // A client's new connection finds no client slot.
+    let refused = Connection::open_from(target_addr, ip(4), Duration::from_secs(3)).await;
+    let client_refused = match refused {
+        Err(_) => true,
+        Ok(mut c) => c
+            .post("/storage_rpc/v1", INFO.to_vec(), Duration::from_secs(3))
+            .await
+            .is_err(),
+    };
+    // The writer restarts: its connections to the target are new, and must find node slots.
+    net.restart(writer).await.unwrap();
+    let writer_addr = net.address(writer).unwrap();
+    let pool = ConnectionPool::from_local(Some(ip(5)));
+    let mut failures = Vec::new();
+    for i in 0..5 {
+        let store = account.store(format!("while full {i}").as_bytes());
+        match call(&pool, writer_addr, &store).await {
+            Ok((200, body)) => {
+                if let Some(entry) = member_failed(&body, &target_addr) {
+                    failures.push(format!("replication {i}: {entry}"));
+                }
+            }
+            other => failures.push(format!("store {i}: {other:?}")),
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    flood.await.unwrap();
+    assert!(
+        client_refused,
+        "a client got in with every client slot taken"
+    );
+    assert!(failures.is_empty(), "{failures:#?}");
+    net.shutdown().await;
+}
+
 /// Item 6: onion loops, self-relays and amplification. Before, `A -> B -> A ...` and `A -> A`
 /// were relayed, and a 9 MB request took 14 relays. Now a relay to itself or back to the
 /// previous hop is refused, and a large body takes at most the 3 relays of a client's path.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn onion_loops_self_relays_and_amplification_are_refused() {
+    let _heavy = HEAVY.lock().await;
     let net = network(8, &[]).await;
     let pool = ConnectionPool::from_local(Some(ip(2)));
     let guard = net.address(0).unwrap();
@@ -326,6 +405,7 @@ async fn onion_loops_self_relays_and_amplification_are_refused() {
 /// a client's destination is never a node of its own path.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn relay_errors_name_no_node_and_destinations_are_off_the_path() {
+    let _heavy = HEAVY.lock().await;
     let mut net = network(8, &[]).await;
     let account = TestAccount::from_byte(43);
     let members = net.swarm_members_for(&account.swarm_key());
@@ -383,6 +463,7 @@ async fn relay_errors_name_no_node_and_destinations_are_off_the_path() {
 /// (the signer must be the key the connection proved with its TLS client certificate).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn node_requests_cannot_be_replayed_or_borrowed() {
+    let _heavy = HEAVY.lock().await;
     let net = network(8, &[]).await;
     let (seed, keys) =
         session_node::identity::load_or_create(&net.base_dir().join("node-03")).unwrap();
@@ -445,6 +526,7 @@ fn status_field(pid: u32, field: &str) -> u64 {
 /// `VmRSS` from /proc/PID/status are printed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn busy_connections_do_not_multiply_threads() {
+    let _heavy = HEAVY.lock().await;
     let connections: usize = std::env::var("EDGE_CONNECTIONS")
         .ok()
         .and_then(|v| v.parse().ok())
