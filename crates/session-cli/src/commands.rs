@@ -29,7 +29,18 @@ const MAX_NAME_CHARS: usize = 64;
 /// Runs one command; the exit code says whether it did what was asked.
 pub async fn run(cli: Cli) -> Result<ExitCode> {
     match &cli.command {
-        Command::Devnet { nodes, dir, .. } => return crate::devnet::run(*nodes, dir).await,
+        Command::Devnet {
+            nodes,
+            swarm_min,
+            swarm_ideal,
+            swarm_max,
+            dir,
+            ..
+        } => {
+            let swarm = session_swarm::SwarmConfig::new(*swarm_min, *swarm_ideal, *swarm_max)
+                .map_err(|e| format!("swarm sizes: {e}"))?;
+            return crate::devnet::run(*nodes, swarm, dir).await;
+        }
         Command::Demo { .. } => return crate::demo::run().await,
         _ => {}
     }

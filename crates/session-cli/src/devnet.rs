@@ -3,17 +3,20 @@
 use std::path::Path;
 use std::process::ExitCode;
 
+use session_swarm::SwarmConfig;
 use session_testnet::{Testnet, TestnetConfig};
 
 use crate::commands::Result;
 
-/// Starts the network, writes `dir/network.json`, and runs until Ctrl-C.
-pub async fn run(nodes: usize, dir: &Path) -> Result<ExitCode> {
+/// Starts the network (swarms sized by `swarm` when it is new), writes `dir/network.json`, and
+/// runs until Ctrl-C.
+pub async fn run(nodes: usize, swarm: SwarmConfig, dir: &Path) -> Result<ExitCode> {
     if nodes < 4 {
         return Err("a network needs at least 4 nodes (3 relays and a destination)".into());
     }
     let config = TestnetConfig {
         nodes,
+        swarm,
         base_dir: Some(dir.to_path_buf()),
         ..TestnetConfig::default()
     };

@@ -124,6 +124,15 @@ pub enum Command {
         /// Number of service nodes.
         #[arg(long, default_value_t = 12)]
         nodes: usize,
+        /// Fewest members a swarm may have (the reference network: 5).
+        #[arg(long, default_value_t = 3)]
+        swarm_min: usize,
+        /// Members a new swarm gets (the reference network: 7).
+        #[arg(long, default_value_t = 4)]
+        swarm_ideal: usize,
+        /// Most members a swarm may have before it splits (the reference network: 10).
+        #[arg(long, default_value_t = 6)]
+        swarm_max: usize,
         /// Directory for the nodes' data and `network.json`.
         #[arg(long, default_value = "devnet")]
         dir: PathBuf,

@@ -413,9 +413,16 @@ fn devnet_runs_a_network_that_other_session_processes_join() {
 
 /// Starts `session devnet` on `dir` and returns it with what it printed up to "Press Ctrl-C".
 fn start_devnet(dir: &Path) -> (std::process::Child, String) {
+    start_devnet_with(dir, &["--nodes", "6"])
+}
+
+/// [`start_devnet`] with other flags.
+fn start_devnet_with(dir: &Path, flags: &[&str]) -> (std::process::Child, String) {
     use std::io::BufRead as _;
     let mut devnet = Command::new(env!("CARGO_BIN_EXE_session"))
-        .args(["devnet", "--nodes", "6", "--dir"])
+        .arg("devnet")
+        .args(flags)
+        .arg("--dir")
         .arg(dir)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -923,4 +930,33 @@ async fn verbose_logs_are_plain_when_piped_and_skip_tls_library_debug() {
             "{library} lines at -vv: {logs}"
         );
     }
+}
+
+#[test]
+fn a_devnet_can_have_swarms_of_the_reference_size() {
+    // The reference storage server's own tests need swarms of 5 or more.
+    let dir = tempfile::tempdir().unwrap();
+    let (devnet, seen) = start_devnet_with(
+        &dir.path().join("devnet"),
+        &[
+            "--nodes",
+            "10",
+            "--swarm-min",
+            "5",
+            "--swarm-ideal",
+            "5",
+            "--swarm-max",
+            "9",
+        ],
+    );
+    assert!(seen.contains("10 nodes in 2 swarms"), "{seen}");
+    stop_devnet(devnet, "-INT");
+    let refused = Command::new(env!("CARGO_BIN_EXE_session"))
+        .args(["devnet", "--swarm-min", "6", "--swarm-ideal", "5", "--dir"])
+        .arg(dir.path().join("other"))
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    let text = String::from_utf8_lossy(&refused.stderr);
+    assert!(text.contains("swarm sizes must satisfy"), "{text}");
 }
