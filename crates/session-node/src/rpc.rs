@@ -18,10 +18,10 @@ use session_wire::rpc::{
 };
 
 use crate::auth::{
-    check_window, decode_b64_or_hex, parse_token, verify, verify_in, AccountKey, Mode,
-    PERMISSION_DELETE, PERMISSION_READ, PERMISSION_WRITE,
+    decode_b64_or_hex, parse_token, verify_in, AccountKey, Mode, PERMISSION_DELETE,
+    PERMISSION_READ, PERMISSION_WRITE,
 };
-use crate::error::RpcError;
+use crate::error::{Refusal, RpcError};
 use crate::storage::{ExpireMode, Hash, NewMessage, Source, Storage, StoreOutcome};
 
 /// This node's version, reported by `info` and compared by `ifelse`.
@@ -83,20 +83,16 @@ impl RpcContext {
         let namespace = p.namespace.unwrap_or(0);
         let data = STANDARD
             .decode(&p.data)
-            .map_err(|_| RpcError::bad_request("invalid data: not valid base64"))?;
+            .map_err(|_| Refusal::DataNotBase64)?;
         if data.len() > MAX_MESSAGE_BYTES {
             return Err(RpcError::too_large(format!(
                 "data is {} bytes, the limit is {MAX_MESSAGE_BYTES}",
                 data.len()
             )));
         }
-        let timestamp = p
-            .timestamp
-            .ok_or_else(|| RpcError::bad_request("missing timestamp"))?;
+        let timestamp = p.timestamp.ok_or(Refusal::RequiredField("timestamp"))?;
         if timestamp > now.saturating_add(STORE_FUTURE_TOLERANCE_MS) {
-            return Err(RpcError::not_acceptable(format!(
-                "timestamp {timestamp} is in the future (node time {now})"
-            )));
+            return Err(Refusal::StoreClock.into());
         }
         let max_ttl = if is_public_inbox(namespace) {
             MAX_TTL_MS
@@ -106,24 +102,20 @@ impl RpcContext {
         let expiry = match (p.ttl, p.expiry) {
             (Some(ttl), _) => {
                 if !(MIN_TTL_MS..=max_ttl).contains(&ttl) {
-                    return Err(RpcError::bad_request(format!(
-                        "ttl {ttl} ms is outside {MIN_TTL_MS}..={max_ttl} ms"
-                    )));
+                    return Err(Refusal::StoreTtl.into());
                 }
                 timestamp.saturating_add(ttl)
             }
             (None, Some(expiry)) => {
                 if expiry > now.saturating_add(max_ttl) {
-                    return Err(RpcError::bad_request(format!(
-                        "expiry {expiry} is more than {max_ttl} ms after the node's time"
-                    )));
+                    return Err(Refusal::StoreTtl.into());
                 }
                 expiry
             }
-            (None, None) => return Err(RpcError::bad_request("missing ttl or expiry")),
+            (None, None) => return Err(Refusal::RequiredField("expiry").into()),
         };
         if expiry <= now {
-            return Err(RpcError::not_acceptable("the message has already expired"));
+            return Err(Refusal::StoreClock.into());
         }
         let authenticated = authorize_store(&self.storage, &p, now, false)?;
         let hash_text = session_wire::message_hash(&account.0, namespace, &data);
@@ -172,46 +164,81 @@ impl RpcContext {
     fn retrieve(&self, p: RetrieveParams, now: u64) -> RpcResult {
         let account = AccountKey::parse(&p.pubkey)?;
         let namespace = p.namespace.unwrap_or(0);
-        if !is_public_outbox(namespace) {
-            let timestamp = p
-                .timestamp
-                .ok_or_else(|| RpcError::bad_request("missing timestamp"))?;
-            check_window(timestamp, now, "timestamp")?;
-            let signed = format!("retrieve{}{}", namespace_text(namespace), timestamp);
-            verify(
+        // As the reference: a request that carries any of the signature fields is checked,
+        // and only the unauthenticated namespaces may be read without them.
+        let signed =
+            p.auth.signature.is_some() || p.auth.pubkey_ed25519.is_some() || p.timestamp.is_some();
+        if !signed && !is_noauth_retrieve(namespace) {
+            return Err(Refusal::RetrieveSignatureRequired.into());
+        }
+        if signed {
+            let timestamp = p.timestamp.ok_or(Refusal::RequiredField("timestamp"))?;
+            if p.auth.signature.is_none() {
+                return Err(Refusal::RequiredField("signature").into());
+            }
+            if !in_window(timestamp, now) {
+                return Err(Refusal::TimestampTooFar("retrieve").into());
+            }
+            let text = format!("retrieve{}{}", namespace_text(namespace), timestamp);
+            let mode = if is_unrevocable(namespace) {
+                Mode::IgnoreRevocation
+            } else {
+                Mode::Client
+            };
+            verify_in(
                 &self.storage,
                 &account,
                 &p.auth,
-                signed.as_bytes(),
+                text.as_bytes(),
                 PERMISSION_READ,
-            )?;
+                mode,
+            )
+            .map_err(signature_failed("retrieve"))?;
         }
         let after = match p.last_hash.as_deref() {
             None | Some("") => None,
-            Some(text) => Some(decode_hash(text).map_err(|_| {
-                RpcError::bad_request("invalid last_hash: expected a message hash")
-            })?),
+            Some(text) => {
+                if text.len() != 43 {
+                    return Err(Refusal::LastHashLength.into());
+                }
+                if !is_base64_alphabet(text) {
+                    return Err(Refusal::LastHashNotBase64.into());
+                }
+                // A hash that is not canonical base64 names no message: start from the first,
+                // as the reference does for any unknown hash.
+                Some(decode_canonical_hash(text).unwrap_or([0u8; 32]))
+            }
         };
-        let max_count = match p.max_count {
-            None => usize::MAX,
-            Some(n) if n >= 1 => usize::try_from(n).unwrap_or(usize::MAX),
-            Some(n) => return Err(RpcError::bad_request(format!("invalid max_count {n}"))),
+        // As the reference: 0 means "not given"; with neither limit, a fifth of the maximum;
+        // a negative size is a fraction of the maximum; anything else is capped at it.
+        let max_count = p.max_count.filter(|&n| n != 0);
+        let max_size = p.max_size.filter(|&n| n != 0);
+        let max_size = match (max_count, max_size) {
+            (None, None) => Some(DEFAULT_MAX_SIZE),
+            (_, size) => size,
         };
-        let max_bytes = match p.max_size.unwrap_or(DEFAULT_MAX_SIZE) {
-            0 => return Err(RpcError::bad_request("invalid max_size 0")),
-            n if n > 0 => usize::try_from(n)
+        let max_bytes = match max_size {
+            Some(n) if n < 0 => {
+                MAX_RETRIEVE_BYTES / usize::try_from(n.unsigned_abs()).unwrap_or(usize::MAX)
+            }
+            Some(n) => usize::try_from(n)
                 .unwrap_or(usize::MAX)
                 .min(MAX_RETRIEVE_BYTES),
-            n => MAX_RETRIEVE_BYTES / usize::try_from(n.unsigned_abs()).unwrap_or(usize::MAX),
+            None => MAX_RETRIEVE_BYTES,
+        };
+        let max_count = match max_count {
+            None => usize::MAX,
+            Some(n) => usize::try_from(n.max(1)).unwrap_or(usize::MAX),
         };
         let (messages, more) = self
             .storage
-            .retrieve(
+            .retrieve_in(
                 &account.0,
                 namespace,
                 after.as_ref(),
                 max_count,
                 max_bytes,
+                p.reverse_direction,
                 now,
             )
             .map_err(RpcError::storage)?;
@@ -241,7 +268,7 @@ impl RpcContext {
         if p.required && deleted.is_empty() {
             return Err(RpcError::not_found("none of the messages were found"));
         }
-        let deleted: Vec<String> = deleted.iter().map(encode_hash).collect();
+        let deleted = sorted_base64(&deleted);
         let signature = self.sign(
             format!(
                 "{}{}{}",
@@ -297,7 +324,7 @@ impl RpcContext {
             .storage
             .expire(&account.0, &hashes, expiry, mode, now, Some(&proof))
             .map_err(RpcError::storage)?;
-        let updated: Vec<String> = outcome.updated.iter().map(encode_hash).collect();
+        let updated = sorted_base64(&outcome.updated);
         let mut signed_result = format!(
             "{}{}{}{}",
             account.to_hex(),
@@ -306,7 +333,7 @@ impl RpcContext {
             updated.concat()
         );
         let mut result = Map::new();
-        if mode != ExpireMode::Set {
+        if p.shorten || p.extend {
             let mut unchanged = BTreeMap::new();
             for (hash, current) in &outcome.unchanged {
                 unchanged.insert(encode_hash(hash), *current);
@@ -345,15 +372,19 @@ impl RpcContext {
     fn get_expiries(&self, p: GetExpiriesParams, now: u64) -> RpcResult {
         let account = AccountKey::parse(&p.pubkey)?;
         let hashes = decode_hash_list(&p.messages)?;
-        check_window(p.timestamp, now, "timestamp")?;
+        if !in_window(p.timestamp, now) {
+            return Err(Refusal::TimestampTooFar("get_expiries").into());
+        }
         let signed = format!("get_expiries{}{}", p.timestamp, p.messages.concat());
-        verify(
+        verify_in(
             &self.storage,
             &account,
             &p.auth,
             signed.as_bytes(),
             PERMISSION_READ,
-        )?;
+            Mode::Client,
+        )
+        .map_err(signature_failed("get_expiries"))?;
         let expiries: BTreeMap<String, u64> = self
             .storage
             .get_expiries(&account.0, &hashes, now)
@@ -448,15 +479,19 @@ impl RpcContext {
         hashes: &[(i16, Hash)],
         now: u64,
     ) -> Value {
-        let all: Vec<String> = hashes.iter().map(|(_, h)| encode_hash(h)).collect();
+        // Sorted by the base64 text, as the reference sorts (and signs) them.
+        let mut encoded: Vec<(String, i16)> =
+            hashes.iter().map(|(ns, h)| (encode_hash(h), *ns)).collect();
+        encoded.sort();
+        let all: Vec<String> = encoded.iter().map(|(h, _)| h.clone()).collect();
         let listed = match selector {
             NamespaceSelector::All => {
                 let mut by_namespace: BTreeMap<String, Vec<String>> = BTreeMap::new();
-                for (ns, hash) in hashes {
+                for (hash, ns) in &encoded {
                     by_namespace
                         .entry(ns.to_string())
                         .or_default()
-                        .push(encode_hash(hash));
+                        .push(hash.clone());
                 }
                 json!(by_namespace)
             }
@@ -506,11 +541,17 @@ pub fn proof_text(request: &Request) -> String {
     String::from_utf8(request.to_json()).unwrap_or_default()
 }
 
-/// How an `expire` request may move expiries.
+/// How an `expire` request may move expiries: as it says, except that a delegate without
+/// delete permission only extends (as the reference: shortening is nearly deleting).
 pub fn expire_mode(p: &ExpireParams) -> ExpireMode {
-    match (p.shorten, p.extend) {
+    mode_of(p.shorten, p.extend, &p.auth)
+}
+
+fn mode_of(shorten: bool, extend: bool, auth: &Auth) -> ExpireMode {
+    match (shorten, extend) {
         (true, _) => ExpireMode::Shorten,
         (_, true) => ExpireMode::Extend,
+        _ if !may_delete(auth) => ExpireMode::Extend,
         _ => ExpireMode::Set,
     }
 }
@@ -536,25 +577,33 @@ pub fn authorize_store(
 ) -> Result<bool, RpcError> {
     let account = AccountKey::parse(&p.pubkey)?;
     let namespace = p.namespace.unwrap_or(0);
-    if is_public_inbox(namespace) && p.auth.signature.is_none() {
-        return Ok(false);
+    if p.auth.signature.is_none() {
+        if is_public_inbox(namespace) {
+            return Ok(false);
+        }
+        return Err(Refusal::StoreSignatureRequired(namespace).into());
     }
-    let timestamp = p
-        .timestamp
-        .ok_or_else(|| RpcError::bad_request("missing timestamp"))?;
+    let timestamp = p.timestamp.ok_or(Refusal::RequiredField("timestamp"))?;
     let sig_timestamp = p.sig_timestamp.unwrap_or(timestamp);
-    if !from_peer {
-        check_window(sig_timestamp, now, "sig_timestamp")?;
+    if !from_peer && !in_window(sig_timestamp, now) {
+        return Err(Refusal::StoreSignatureTimestamp.into());
     }
+    // A store to a public outbox replaces what it holds: a delegate needs delete too.
+    let permission = if is_public_outbox(namespace) {
+        PERMISSION_WRITE | PERMISSION_DELETE
+    } else {
+        PERMISSION_WRITE
+    };
     let signed = format!("store{}{}", namespace_text(namespace), sig_timestamp);
     verify_in(
         storage,
         &account,
         &p.auth,
         signed.as_bytes(),
-        PERMISSION_WRITE,
+        permission,
         judge(from_peer, sig_timestamp),
-    )?;
+    )
+    .map_err(signature_failed("store"))?;
     Ok(true)
 }
 
@@ -573,7 +622,8 @@ pub fn authorize_delete(
         signed.as_bytes(),
         PERMISSION_DELETE,
         judge(from_peer, 0),
-    )?;
+    )
+    .map_err(signature_failed("delete"))?;
     Ok(account)
 }
 
@@ -584,8 +634,8 @@ pub fn authorize_delete_all(
     now: u64,
     from_peer: bool,
 ) -> Result<AccountKey, RpcError> {
-    if !from_peer {
-        check_window(p.timestamp, now, "timestamp")?;
+    if !from_peer && !in_window(p.timestamp, now) {
+        return Err(Refusal::TimestampTooFar("delete_all").into());
     }
     let selector = p.namespace.unwrap_or(NamespaceSelector::One(0));
     let signed = format!("delete_all{}{}", selector.signature_text(), p.timestamp);
@@ -596,6 +646,7 @@ pub fn authorize_delete_all(
         &signed,
         judge(from_peer, p.timestamp),
     )
+    .map_err(signature_failed("delete_all"))
 }
 
 /// Authenticates a `delete_before`, in the reference's form or the timestamped one.
@@ -607,13 +658,10 @@ pub fn authorize_delete_before(
 ) -> Result<AccountKey, RpcError> {
     if !from_peer {
         if p.before > now.saturating_add(SIGNATURE_WINDOW_MS) {
-            return Err(RpcError::not_acceptable(format!(
-                "before {} is in the future (node time {now})",
-                p.before
-            )));
+            return Err(Refusal::DeleteBeforeFuture.into());
         }
-        if let Some(timestamp) = p.timestamp {
-            check_window(timestamp, now, "timestamp")?;
+        if p.timestamp.is_some_and(|t| !in_window(t, now)) {
+            return Err(Refusal::TimestampTooFar("delete_before").into());
         }
     }
     let signed_at = p.timestamp.unwrap_or(0);
@@ -624,6 +672,7 @@ pub fn authorize_delete_before(
         &p.signature_text(),
         judge(from_peer, signed_at),
     )
+    .map_err(signature_failed("delete_before"))
 }
 
 /// Authenticates an `expire`, in the reference's form or the timestamped one.
@@ -633,37 +682,80 @@ pub fn authorize_expire(
     now: u64,
     from_peer: bool,
 ) -> Result<AccountKey, RpcError> {
-    let account = AccountKey::parse(&p.pubkey)?;
-    if p.shorten && p.extend {
-        return Err(RpcError::bad_request(
-            "shorten and extend cannot both be given",
-        ));
+    authorize_expire_parts(
+        storage,
+        ExpireRequest {
+            pubkey: &p.pubkey,
+            auth: &p.auth,
+            shorten: p.shorten,
+            extend: p.extend,
+            expiries: std::slice::from_ref(&p.expiry),
+            timestamp: p.timestamp,
+            signed: &p.signature_text(),
+        },
+        now,
+        from_peer,
+    )
+}
+
+/// The parts of an `expire` (one expiry, or one per message) that its checks need.
+struct ExpireRequest<'a> {
+    pubkey: &'a str,
+    auth: &'a Auth,
+    shorten: bool,
+    extend: bool,
+    expiries: &'a [u64],
+    timestamp: Option<u64>,
+    signed: &'a str,
+}
+
+/// As the reference: a delegate needs write permission; without delete as well it may not
+/// `shorten`, and its other requests only extend (see [`expire_mode`]).
+fn authorize_expire_parts(
+    storage: &Storage,
+    r: ExpireRequest<'_>,
+    now: u64,
+    from_peer: bool,
+) -> Result<AccountKey, RpcError> {
+    let account = AccountKey::parse(r.pubkey)?;
+    if r.shorten && r.extend {
+        return Err(Refusal::ShortenAndExtend.into());
     }
     if !from_peer {
-        if p.expiry.saturating_add(SIGNATURE_WINDOW_MS) < now {
-            return Err(RpcError::not_acceptable(format!(
-                "expiry {} is in the past (node time {now})",
-                p.expiry
-            )));
+        if r.expiries
+            .iter()
+            .any(|e| e.saturating_add(SIGNATURE_WINDOW_MS) < now)
+        {
+            return Err(Refusal::ExpirePast.into());
         }
-        if let Some(timestamp) = p.timestamp {
-            check_window(timestamp, now, "timestamp")?;
+        if r.timestamp.is_some_and(|t| !in_window(t, now)) {
+            return Err(Refusal::TimestampTooFar("expire").into());
         }
     }
-    let permission = if p.extend {
-        PERMISSION_WRITE
-    } else {
-        PERMISSION_WRITE | PERMISSION_DELETE
-    };
     verify_in(
         storage,
         &account,
-        &p.auth,
-        p.signature_text().as_bytes(),
-        permission,
-        judge(from_peer, p.timestamp.unwrap_or(0)),
-    )?;
+        r.auth,
+        r.signed.as_bytes(),
+        PERMISSION_WRITE,
+        judge(from_peer, r.timestamp.unwrap_or(0)),
+    )
+    .map_err(signature_failed("expire"))?;
+    if r.shorten && !may_delete(r.auth) {
+        return Err(Refusal::ExpireShortenWithoutDelete.into());
+    }
     Ok(account)
+}
+
+/// Whether the request's signer may delete: the owner, or a delegate whose token has the
+/// delete flag.
+fn may_delete(auth: &Auth) -> bool {
+    match auth.subaccount.as_deref() {
+        None => true,
+        Some(text) => {
+            parse_token(text).is_ok_and(|token| token[1] & PERMISSION_DELETE == PERMISSION_DELETE)
+        }
+    }
 }
 
 /// Authenticates an `expire_all`.
@@ -674,14 +766,12 @@ pub fn authorize_expire_all(
     from_peer: bool,
 ) -> Result<AccountKey, RpcError> {
     if !from_peer && p.expiry.saturating_add(SIGNATURE_WINDOW_MS) < now {
-        return Err(RpcError::not_acceptable(format!(
-            "expiry {} is in the past (node time {now})",
-            p.expiry
-        )));
+        return Err(Refusal::ExpireAllPast.into());
     }
     let selector = p.namespace.unwrap_or(NamespaceSelector::One(0));
     let signed = format!("expire_all{}{}", selector.signature_text(), p.expiry);
     authorize_owner_write(storage, &p.pubkey, &p.auth, &signed, judge(from_peer, 0))
+        .map_err(signature_failed("expire_all"))
 }
 
 /// The owner's (or a delegate's) signature with delete permission over `signed`.
@@ -732,8 +822,10 @@ pub fn authorize_revocation(
         .iter()
         .map(|t| parse_token(t).map(|b| b.to_vec()))
         .collect::<Result<Vec<_>, _>>()?;
-    if !from_peer {
-        check_window(timestamp, now, "timestamp")?;
+    if !from_peer && !in_window(timestamp, now) {
+        return Err(RpcError::not_acceptable(format!(
+            "{method} timestamp too far from current time"
+        )));
     }
     let mut signed = format!("{method}{timestamp}").into_bytes();
     for token in &tokens {
@@ -746,7 +838,14 @@ pub fn authorize_revocation(
         &signed,
         0,
         judge(from_peer, timestamp),
-    )?;
+    )
+    .map_err(|e| {
+        if e.status == 401 {
+            RpcError::unauthorized(format!("{method} signature verification failed"))
+        } else {
+            e
+        }
+    })?;
     Ok((account, tokens))
 }
 
@@ -786,19 +885,88 @@ pub(crate) fn decode_hash(text: &str) -> Result<Hash, RpcError> {
         .ok_or_else(|| RpcError::bad_request("invalid message hash"))
 }
 
+/// The hash a 43-character base64 text names, if it is the canonical (unpadded, zero trailing
+/// bits) encoding of 32 bytes; every hash this node hands out is.
+fn decode_canonical_hash(text: &str) -> Option<Hash> {
+    base64::engine::general_purpose::STANDARD_NO_PAD
+        .decode(text)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+}
+
+/// Whether every character is of the standard base64 alphabet (as the reference checks).
+fn is_base64_alphabet(text: &str) -> bool {
+    text.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
+}
+
+/// The hashes a `messages` list names. As the reference, a hash must be 43 base64 characters
+/// (we also take 64 hex digits); one that is well formed but not the canonical encoding of a
+/// hash names no message held here, so it is left out (the request still signs its text).
 pub(crate) fn decode_hash_list(texts: &[String]) -> Result<Vec<Hash>, RpcError> {
-    if texts.is_empty() || texts.len() > MAX_HASHES_PER_REQUEST {
+    if texts.is_empty() {
+        return Err(Refusal::NoMessageHashes.into());
+    }
+    if texts.len() > MAX_HASHES_PER_REQUEST {
         return Err(RpcError::bad_request(format!(
             "messages must list 1 to {MAX_HASHES_PER_REQUEST} hashes, got {}",
             texts.len()
         )));
     }
+    let mut hashes = Vec::with_capacity(texts.len());
+    for text in texts {
+        if text.len() == 43 && is_base64_alphabet(text) {
+            hashes.extend(decode_canonical_hash(text));
+        } else if let Some(hash) = (text.len() == 64)
+            .then(|| hex::decode(text).ok())
+            .flatten()
+            .and_then(|b| Hash::try_from(b).ok())
+        {
+            hashes.push(hash);
+        } else {
+            return Err(Refusal::InvalidMessageHash(text.clone()).into());
+        }
+    }
+    Ok(hashes)
+}
+
+/// Hashes as base64 text, sorted as text (the order the reference lists and signs them in).
+fn sorted_base64(hashes: &[Hash]) -> Vec<String> {
+    let mut texts: Vec<String> = hashes.iter().map(encode_hash).collect();
+    texts.sort();
     texts
-        .iter()
-        .map(|t| {
-            decode_hash(t).map_err(|_| RpcError::bad_request("invalid message hash in messages"))
-        })
-        .collect()
+}
+
+/// Whether `timestamp` is within the signature window around `now`.
+fn in_window(timestamp: u64, now: u64) -> bool {
+    timestamp.abs_diff(now) <= SIGNATURE_WINDOW_MS
+}
+
+/// Turns a failed signature check (401) into the reference's text for `method`; other
+/// refusals (malformed fields, 400) pass unchanged.
+fn signature_failed(method: &'static str) -> impl Fn(RpcError) -> RpcError {
+    move |error| {
+        if error.status == 401 {
+            Refusal::SignatureFailed(method).into()
+        } else {
+            error
+        }
+    }
+}
+
+/// Namespaces anyone may retrieve from without a signature: the public outboxes and the
+/// legacy closed-group namespace -10, as in the reference.
+pub fn is_noauth_retrieve(namespace: i16) -> bool {
+    namespace == LEGACY_CLOSED_GROUP_NAMESPACE || is_public_outbox(namespace)
+}
+
+/// The legacy closed-group namespace.
+pub const LEGACY_CLOSED_GROUP_NAMESPACE: i16 = -10;
+
+/// Namespaces a revoked (otherwise valid) subaccount may still retrieve from: negative ones
+/// ending in 11 (-11, -211, ...), as in the reference.
+pub fn is_unrevocable(namespace: i16) -> bool {
+    namespace < 0 && (-i32::from(namespace)) % 100 == 11
 }
 
 /// The account a request is about (its `pubkey`), for routing; `None` for `info` and the

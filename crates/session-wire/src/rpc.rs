@@ -244,6 +244,9 @@ pub struct RetrieveParams {
     /// Most bytes to return; negative `-n` means 1/n of the network maximum.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_size: Option<i64>,
+    /// Newest messages first (and, with `last_hash`, those stored before it).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reverse_direction: bool,
     /// Signature timestamp in Unix milliseconds.
     #[serde(
         default,
@@ -874,6 +877,7 @@ impl RetrieveParams {
             last_hash,
             max_count: None,
             max_size: None,
+            reverse_direction: false,
             timestamp: Some(timestamp),
             auth: Auth::signed_by(keys, text.as_bytes()),
         }
