@@ -24,8 +24,13 @@ use crate::auth::{
 use crate::error::{Refusal, RpcError};
 use crate::storage::{ExpireMode, Hash, NewMessage, Source, Storage, StoreOutcome};
 
-/// This node's version, reported by `info` and compared by `ifelse`.
-pub const VERSION: [u16; 3] = [0, 1, 0];
+/// The storage-protocol version this node's API matches, reported by `info` and compared by
+/// `ifelse`: the reference storage server's 2.8.0 (not this crate's version), so that clients
+/// that test the server's version take the paths they would with the reference.
+pub const VERSION: [u16; 3] = [2, 8, 0];
+/// The chain height `ifelse` height conditions are judged at: there is no chain here, so 0, as
+/// the reference judges them on a node at height 0.
+pub const CHAIN_HEIGHT: u64 = 0;
 /// The network hard fork reported in responses.
 pub const HARD_FORK: [u16; 2] = [19, 3];
 /// Most hashes one `delete`, `expire` or `get_expiries` may name.

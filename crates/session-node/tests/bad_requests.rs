@@ -102,7 +102,9 @@ async fn malformed_requests_get_4xx_naming_the_problem() {
         case("oversized batch", rpc("batch", json!({"requests": vec![json!({"method": "info"}); 21]})), 400, "1 to 20"),
         case("revoke bad token", rpc("revoke_subaccount", alice.signed(json!({"revoke": "AAAA", "timestamp": now}), "x")), 400, "token"),
         case("subaccount without its signature", rpc("retrieve", with(retrieve.clone(), "subaccount", STANDARD.encode([5u8; 36]).into())), 400, "invalid subaccount: subaccount_sig is required when using subaccount"),
-        case("ifelse nested", rpc("ifelse", json!({"if": {}, "then": {"method": "ifelse", "params": {"if": {}}}})), 200, "nested"),
+        case("ifelse nested", rpc("ifelse", json!({"if": {"hf_at_least": [1]}, "then": {"method": "ifelse", "params": {"if": {"hf_at_least": [1]}}}})), 200, "nested"),
+        case("ifelse without a condition", rpc("ifelse", json!({"if": {}, "then": {"method": "info"}})), 400, "Invalid ifelse request: must specify at least one \"if\" condition"),
+        case("ifelse without a branch", rpc("ifelse", json!({"if": {"hf_at_least": [1]}})), 400, "Invalid ifelse request: at least one of \"then\"/\"else\" required"),
     ];
     // An ifelse whose branch is refused still answers 200 with the branch's error inside; the
     // check below reads it from the body. Everything else must be a 4xx.

@@ -348,3 +348,44 @@ async fn legacy_closed_group_namespace_reads_unauthenticated() {
     );
     node.node.shutdown().await;
 }
+
+/// Item 7: `ifelse` conditions as the reference reads them: lists of one or two integers of
+/// any size for hard forks, versions against the reference's 2.8.0, heights as at height 0.
+#[tokio::test]
+async fn ifelse_conditions_as_the_reference() {
+    let node = TestNode::start().await;
+    let mut client = node.client().await;
+    let then_else = |cond: Value| {
+        json!({"if": cond, "then": {"method": "info", "params": {}},
+               "else": {"method": "info", "params": {}}})
+    };
+    let cases = [
+        (json!({"hf_at_least": [2_000_000]}), false),
+        (json!({"hf_before": [2_000_000]}), true),
+        (json!({"hf_at_least": [19]}), true),
+        (json!({"hf_at_least": [19, 3]}), true),
+        (json!({"hf_at_least": [19, 4]}), false),
+        (json!({"hf_before": [19, 3]}), false),
+        (json!({"hf_at_least": [1, 2, 3]}), true),
+        (json!({"hf_at_least": [-1_000_000_000_000i64]}), true),
+        (json!({"hf_at_least": [u64::MAX]}), false),
+        (json!({"v_at_least": [2, 8]}), true),
+        (json!({"v_at_least": [2, 8, 1]}), false),
+        (json!({"v_before": [2, 8, 1]}), true),
+        (json!({"v_before": [3]}), true),
+        (json!({"height_at_least": 0}), true),
+        (json!({"height_at_least": 1}), false),
+        (json!({"height_before": 1}), true),
+        (json!({"hf_at_least": [19], "v_at_least": [2, 9]}), false),
+    ];
+    for (cond, expected) in cases {
+        let body = client.ok("ifelse", then_else(cond.clone())).await;
+        assert_eq!(body["condition"], expected, "{cond}");
+        assert_eq!(body["v"], json!([2, 8, 0]));
+        assert_eq!(body["height"], 0);
+        assert_eq!(body["result"]["code"], 200, "{cond}");
+    }
+    let info = client.ok("info", json!({})).await;
+    assert_eq!(info["version"], json!([2, 8, 0]));
+    node.node.shutdown().await;
+}

@@ -391,21 +391,78 @@ pub struct IfElseParams {
     pub otherwise: Option<RawRequest>,
 }
 
-/// The condition of an `ifelse`: every given bound must hold.
+/// The condition of an `ifelse`: every given bound must hold. As in the reference, version
+/// and hard-fork bounds are lists of integers compared element by element (missing trailing
+/// elements are 0, extra ones ignored, an empty list is no bound), and heights are integers.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Condition {
-    /// The node's version is at least this (`[major, minor, patch]`).
+    /// The node's storage-protocol version is at least this (`[major, minor, patch]`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub v_at_least: Option<[u16; 3]>,
-    /// The node's version is below this.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub v_below: Option<[u16; 3]>,
+    pub v_at_least: Option<Vec<i128>>,
+    /// The node's version is below this (the reference's `v_before`).
+    #[serde(
+        default,
+        rename = "v_before",
+        alias = "v_below",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub v_below: Option<Vec<i128>>,
     /// The network hard fork is at least this (`[major, minor]`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub hf_at_least: Option<[u16; 2]>,
+    pub hf_at_least: Option<Vec<i128>>,
     /// The network hard fork is below this.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub hf_before: Option<[u16; 2]>,
+    pub hf_before: Option<Vec<i128>>,
+    /// The chain height is at least this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height_at_least: Option<i128>,
+    /// The chain height is below this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height_before: Option<i128>,
+}
+
+impl Condition {
+    /// Whether the condition names at least one bound (empty lists name none).
+    pub fn is_empty(&self) -> bool {
+        let none = |v: &Option<Vec<i128>>| v.as_ref().is_none_or(Vec::is_empty);
+        none(&self.v_at_least)
+            && none(&self.v_below)
+            && none(&self.hf_at_least)
+            && none(&self.hf_before)
+            && self.height_at_least.is_none()
+            && self.height_before.is_none()
+    }
+
+    /// Evaluates the condition for a node of `version`, on hard fork `hf`, at chain `height`.
+    pub fn holds(&self, version: [u16; 3], hf: [u16; 2], height: u64) -> bool {
+        let version = version.map(i128::from);
+        let hf = hf.map(i128::from);
+        let height = i128::from(height);
+        cmp_bound(&self.v_at_least, &version, |o| o.is_ge())
+            && cmp_bound(&self.v_below, &version, |o| o.is_lt())
+            && cmp_bound(&self.hf_at_least, &hf, |o| o.is_ge())
+            && cmp_bound(&self.hf_before, &hf, |o| o.is_lt())
+            && self.height_at_least.is_none_or(|h| height >= h)
+            && self.height_before.is_none_or(|h| height < h)
+    }
+}
+
+/// Compares `actual` with a list bound padded with zeros (or cut) to its length; no bound holds.
+fn cmp_bound<const N: usize>(
+    bound: &Option<Vec<i128>>,
+    actual: &[i128; N],
+    ok: impl Fn(std::cmp::Ordering) -> bool,
+) -> bool {
+    match bound {
+        Some(list) if !list.is_empty() => {
+            let mut padded = [0i128; N];
+            for (slot, value) in padded.iter_mut().zip(list) {
+                *slot = *value;
+            }
+            ok(actual.cmp(&padded))
+        }
+        _ => true,
+    }
 }
 
 /// Parameters of `revoke_subaccount`.
