@@ -11,10 +11,11 @@ use base64::Engine as _;
 use serde_json::{json, Map, Value};
 use session_crypto::IdentityKeyPair;
 use session_wire::rpc::{
-    Auth, DeleteAllParams, DeleteBeforeParams, DeleteParams, ExpireAllParams, ExpireParams,
-    GetExpiriesParams, GetSwarmParams, NamespaceSelector, Request, RetrieveParams, RevokeParams,
-    StoreParams, UnrevokeParams, MAX_MESSAGE_BYTES, MAX_PRIVATE_TTL_MS, MAX_RETRIEVE_BYTES,
-    MAX_TTL_MS, MIN_TTL_MS, SIGNATURE_WINDOW_MS, STORE_FUTURE_TOLERANCE_MS,
+    Auth, DeleteAllParams, DeleteBeforeParams, DeleteParams, ExpireAllParams, ExpireEachParams,
+    ExpireParams, GetExpiriesParams, GetSwarmParams, NamespaceSelector, Request, RetrieveParams,
+    RevokeParams, RevokedSubaccountsParams, StoreParams, UnrevokeParams, MAX_MESSAGE_BYTES,
+    MAX_PRIVATE_TTL_MS, MAX_RETRIEVE_BYTES, MAX_TTL_MS, MIN_TTL_MS, SIGNATURE_WINDOW_MS,
+    STORE_FUTURE_TOLERANCE_MS,
 };
 
 use crate::auth::{
@@ -22,7 +23,7 @@ use crate::auth::{
     PERMISSION_READ, PERMISSION_WRITE,
 };
 use crate::error::{Refusal, RpcError};
-use crate::storage::{ExpireMode, Hash, NewMessage, Source, Storage, StoreOutcome};
+use crate::storage::{Change, ExpireMode, Hash, NewMessage, Source, Storage, StoreOutcome};
 
 /// The storage-protocol version this node's API matches, reported by `info` and compared by
 /// `ifelse`: the reference storage server's 2.8.0 (not this crate's version), so that clients
@@ -61,6 +62,7 @@ impl RpcContext {
             Request::DeleteAll(p) => self.delete_all(p, now),
             Request::DeleteBefore(p) => self.delete_before(p, now),
             Request::Expire(p) => self.expire(p, now),
+            Request::ExpireEach(p) => self.expire_each(p, now),
             Request::ExpireAll(p) => self.expire_all(p, now),
             Request::GetExpiries(p) => self.get_expiries(p, now),
             Request::GetSwarm(p) => self.get_swarm(p, now),
@@ -73,6 +75,7 @@ impl RpcContext {
             ),
             Request::RevokeSubaccount(p) => self.revoke(p, now),
             Request::UnrevokeSubaccount(p) => self.unrevoke(p, now),
+            Request::RevokedSubaccounts(p) => self.revoked_subaccounts(p, now),
             // `Request` is non-exhaustive across crates; a method added there and not here is
             // refused rather than mishandled.
             #[allow(unreachable_patterns)]
@@ -358,6 +361,86 @@ impl RpcContext {
         Ok(self.swarm_reply(Value::Object(result), now))
     }
 
+    /// `expire` with one expiry per message. As the reference: the reply's `expiry` lists the
+    /// expiries applied, one per `updated` hash (sorted as text), and the node signs
+    /// `pubkey || applied expiries || requested hashes || updated hashes || unchanged`.
+    fn expire_each(&self, p: ExpireEachParams, now: u64) -> RpcResult {
+        let account = AccountKey::parse(&p.pubkey)?;
+        if p.messages.is_empty() {
+            return Err(Refusal::NoMessageHashes.into());
+        }
+        if p.expiry.is_empty() {
+            return Err(Refusal::NoExpiries.into());
+        }
+        if p.expiry.len() != p.messages.len() {
+            return Err(Refusal::ExpiryCount.into());
+        }
+        if p.messages.len() > MAX_HASHES_PER_REQUEST {
+            return Err(RpcError::bad_request(format!(
+                "messages must list 1 to {MAX_HASHES_PER_REQUEST} hashes, got {}",
+                p.messages.len()
+            )));
+        }
+        let hashes = p
+            .messages
+            .iter()
+            .map(|text| decode_hash_text(text))
+            .collect::<Result<Vec<_>, _>>()?;
+        authorize_expire_parts(
+            &self.storage,
+            ExpireRequest {
+                pubkey: &p.pubkey,
+                auth: &p.auth,
+                shorten: p.shorten,
+                extend: p.extend,
+                expiries: &p.expiry,
+                timestamp: None,
+                signed: &p.signature_text(),
+            },
+            now,
+            false,
+        )?;
+        let mode = mode_of(p.shorten, p.extend, &p.auth);
+        let proof = proof_text(&Request::ExpireEach(p.clone()));
+        let mut updated: Vec<(String, u64)> = Vec::new();
+        let mut unchanged: BTreeMap<String, u64> = BTreeMap::new();
+        for (hash, requested) in hashes.iter().zip(&p.expiry) {
+            let Some(hash) = hash else { continue };
+            let expiry = (*requested).min(now.saturating_add(MAX_PRIVATE_TTL_MS));
+            let outcome = self
+                .storage
+                .expire(&account.0, &[*hash], expiry, mode, now, Some(&proof))
+                .map_err(RpcError::storage)?;
+            for h in &outcome.updated {
+                updated.push((encode_hash(h), expiry));
+            }
+            for (h, current) in &outcome.unchanged {
+                unchanged.insert(encode_hash(h), *current);
+            }
+        }
+        updated.sort();
+        let expiries: Vec<u64> = updated.iter().map(|(_, e)| *e).collect();
+        let updated: Vec<String> = updated.into_iter().map(|(h, _)| h).collect();
+        let mut signed = account.to_hex();
+        for expiry in &expiries {
+            signed.push_str(&expiry.to_string());
+        }
+        signed.push_str(&p.messages.concat());
+        signed.push_str(&updated.concat());
+        let mut result = Map::new();
+        if p.shorten || p.extend {
+            for (hash, current) in &unchanged {
+                signed.push_str(hash);
+                signed.push_str(&current.to_string());
+            }
+            result.insert("unchanged".into(), json!(unchanged));
+        }
+        result.insert("updated".into(), json!(updated));
+        result.insert("expiry".into(), json!(expiries));
+        result.insert("signature".into(), self.sign(signed.as_bytes()).into());
+        Ok(self.swarm_reply(Value::Object(result), now))
+    }
+
     fn expire_all(&self, p: ExpireAllParams, now: u64) -> RpcResult {
         let account = authorize_expire_all(&self.storage, &p, now, false)?;
         let selector = p.namespace.unwrap_or(NamespaceSelector::One(0));
@@ -436,6 +519,46 @@ impl RpcContext {
         )?;
         let proof = proof_text(&Request::UnrevokeSubaccount(p.clone()));
         self.revocation(&account, &tokens, false, p.timestamp, &proof, now)
+    }
+
+    /// The account's revoked tokens (base64), for the owner only: `{"revoked": [...]}`.
+    fn revoked_subaccounts(&self, p: RevokedSubaccountsParams, now: u64) -> RpcResult {
+        let account = AccountKey::parse(&p.pubkey)?;
+        if p.auth.subaccount.is_some() {
+            return Err(RpcError::unauthorized(
+                "revoked_subaccounts must be signed by the account owner, not a subaccount",
+            ));
+        }
+        if !in_window(p.timestamp, now) {
+            return Err(Refusal::TimestampTooFar("revoked_subaccounts").into());
+        }
+        let signed = format!("revoked_subaccounts{}", p.timestamp);
+        verify_in(
+            &self.storage,
+            &account,
+            &p.auth,
+            signed.as_bytes(),
+            0,
+            Mode::Client,
+        )
+        .map_err(signature_failed("revoked_subaccounts"))?;
+        let mut revoked: Vec<String> = self
+            .storage
+            .owner_revocations(&account.0)
+            .map_err(RpcError::storage)?
+            .into_iter()
+            .filter_map(|change| match change {
+                Change::Revocation {
+                    token,
+                    revoked: true,
+                    ..
+                } => Some(STANDARD.encode(token)),
+                _ => None,
+            })
+            .collect();
+        revoked.sort();
+        revoked.dedup();
+        Ok(with_time(json!({"revoked": revoked}), now))
     }
 
     /// Applies an authenticated (un)revocation and answers with the count changed.
@@ -920,19 +1043,22 @@ pub(crate) fn decode_hash_list(texts: &[String]) -> Result<Vec<Hash>, RpcError> 
     }
     let mut hashes = Vec::with_capacity(texts.len());
     for text in texts {
-        if text.len() == 43 && is_base64_alphabet(text) {
-            hashes.extend(decode_canonical_hash(text));
-        } else if let Some(hash) = (text.len() == 64)
-            .then(|| hex::decode(text).ok())
-            .flatten()
-            .and_then(|b| Hash::try_from(b).ok())
-        {
-            hashes.push(hash);
-        } else {
-            return Err(Refusal::InvalidMessageHash(text.clone()).into());
-        }
+        hashes.extend(decode_hash_text(text)?);
     }
     Ok(hashes)
+}
+
+/// One hash of a `messages` list: `None` for a well-formed text that names no message.
+fn decode_hash_text(text: &str) -> Result<Option<Hash>, RpcError> {
+    if text.len() == 43 && is_base64_alphabet(text) {
+        return Ok(decode_canonical_hash(text));
+    }
+    (text.len() == 64)
+        .then(|| hex::decode(text).ok())
+        .flatten()
+        .and_then(|b| Hash::try_from(b).ok())
+        .map(Some)
+        .ok_or_else(|| Refusal::InvalidMessageHash(text.to_owned()).into())
 }
 
 /// Hashes as base64 text, sorted as text (the order the reference lists and signs them in).
@@ -984,10 +1110,12 @@ pub fn account_of(request: &Request) -> Option<&str> {
         Request::DeleteAll(p) => &p.pubkey,
         Request::DeleteBefore(p) => &p.pubkey,
         Request::Expire(p) => &p.pubkey,
+        Request::ExpireEach(p) => &p.pubkey,
         Request::ExpireAll(p) => &p.pubkey,
         Request::GetExpiries(p) => &p.pubkey,
         Request::RevokeSubaccount(p) => &p.pubkey,
         Request::UnrevokeSubaccount(p) => &p.pubkey,
+        Request::RevokedSubaccounts(p) => &p.pubkey,
         _ => return None,
     })
 }
@@ -1001,6 +1129,7 @@ pub fn is_replicated(request: &Request) -> bool {
             | Request::DeleteAll(_)
             | Request::DeleteBefore(_)
             | Request::Expire(_)
+            | Request::ExpireEach(_)
             | Request::ExpireAll(_)
             | Request::RevokeSubaccount(_)
             | Request::UnrevokeSubaccount(_)

@@ -389,3 +389,176 @@ async fn ifelse_conditions_as_the_reference() {
     assert_eq!(info["version"], json!([2, 8, 0]));
     node.node.shutdown().await;
 }
+
+/// A subaccount token for `owner` with `flags`, its signature by the owner, and the
+/// delegate's keys.
+fn delegate(owner: &RawAccount, flags: u8, seed: u8) -> (Vec<u8>, String, IdentityKeyPair) {
+    let keys = Ed25519Seed::from_bytes([seed; 32]).key_pair();
+    let mut token = vec![0x05, flags, 0, 0];
+    token.extend_from_slice(&keys.ed25519_public().0);
+    let sig = STANDARD.encode(owner.keys.sign(&token));
+    (token, sig, keys)
+}
+
+fn expiries_of(body: &Value) -> Vec<u64> {
+    body["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["expiration"].as_u64().unwrap())
+        .collect()
+}
+
+/// Item 6: `expiry` as a list; a read+write delegate may extend but not shorten; an extension
+/// that would not move an expiry later leaves it unchanged.
+#[tokio::test]
+async fn expire_lists_delegates_and_no_op_extensions() {
+    let node = TestNode::start().await;
+    let mut client = node.client().await;
+    let owner = RawAccount::new("05", 81);
+    let day = 86_400_000u64;
+    let stored = store_n(&mut client, &owner, 3, 10).await;
+    let now = now_ms();
+
+    // One expiry per message.
+    let (e0, e1) = (now + 3_600_000, now + 7_200_000);
+    let messages = vec![stored[0].clone(), stored[1].clone()];
+    let params = json!({
+        "pubkey": owner.pubkey(), "messages": messages, "expiry": [e0, e1],
+        "signature": owner.sign(&format!("expire{e0}{e1}{}", messages.concat())),
+    });
+    let body = client.ok("expire", params).await;
+    let mine = member(&body);
+    let mut expected = [(stored[0].clone(), e0), (stored[1].clone(), e1)];
+    expected.sort();
+    assert_eq!(
+        mine["updated"],
+        json!(expected.iter().map(|(h, _)| h).collect::<Vec<_>>())
+    );
+    assert_eq!(
+        mine["expiry"],
+        json!(expected.iter().map(|(_, e)| e).collect::<Vec<_>>())
+    );
+    let body = client.ok("retrieve", owner.retrieve(json!({}))).await;
+    assert_eq!(expiries_of(&body)[..2], [e0, e1]);
+    // A list of another length than messages is refused as the reference refuses it.
+    let params = json!({
+        "pubkey": owner.pubkey(), "messages": messages, "expiry": [e0, e1, e1],
+        "signature": owner.sign("x"),
+    });
+    let (status, body) = client.call("expire", params).await;
+    assert_eq!(
+        (status, body),
+        (400, json!("invalid request: 'expiry' must be a single expiry, or the same length as 'messages'"))
+    );
+
+    // An owner's 1-minute "extend" of a message that expires later changes nothing.
+    let soon = now + 60_000;
+    let target = vec![stored[2].clone()];
+    let params = json!({
+        "pubkey": owner.pubkey(), "messages": target, "expiry": soon, "extend": true,
+        "signature": owner.sign(&format!("expireextend{soon}{}", target[0])),
+    });
+    let body = client.ok("expire", params).await;
+    let mine = member(&body);
+    assert_eq!(mine["updated"], json!([]));
+    let before = expiries_of(&client.ok("retrieve", owner.retrieve(json!({}))).await)[2];
+    assert_eq!(mine["unchanged"][&target[0]], before);
+
+    // A read+write delegate (no delete) extends...
+    let (token, token_sig, keys) = delegate(&owner, 0x03, 82);
+    let sub = |mode: &str, expiry: u64, extra: Value| {
+        let mut params = json!({
+            "pubkey": owner.pubkey(), "messages": target, "expiry": expiry,
+            "signature": STANDARD.encode(keys.sign(format!("expire{mode}{expiry}{}", target[0]).as_bytes())),
+            "subaccount": STANDARD.encode(&token), "subaccount_sig": token_sig,
+        });
+        for (k, v) in extra.as_object().unwrap() {
+            params[k] = v.clone();
+        }
+        params
+    };
+    let later = now + 20 * day;
+    let body = client
+        .ok("expire", sub("extend", later, json!({"extend": true})))
+        .await;
+    assert_eq!(member(&body)["updated"], json!(target));
+    // ... an unflagged request from it only extends (an earlier expiry is not applied) ...
+    let body = client.ok("expire", sub("", now + day, json!({}))).await;
+    assert_eq!(member(&body)["updated"], json!([]));
+    let after = expiries_of(&client.ok("retrieve", owner.retrieve(json!({}))).await)[2];
+    assert_eq!(after, later);
+    // ... and may not shorten.
+    let (status, body) = client
+        .call(
+            "expire",
+            sub("shorten", now + day, json!({"shorten": true})),
+        )
+        .await;
+    assert_eq!(
+        (status, body),
+        (400, json!("expire: shorten parameter cannot be used with this subaccount token (missing delete access)"))
+    );
+    node.node.shutdown().await;
+}
+
+/// Item 8: `revoked_subaccounts` lists the revoked tokens, and follows unrevocations.
+#[tokio::test]
+async fn revoked_subaccounts_lists_revoked_tokens() {
+    let node = TestNode::start().await;
+    let mut client = node.client().await;
+    let owner = RawAccount::new("05", 91);
+    let (token_a, _, _) = delegate(&owner, 0x01, 92);
+    let (token_b, _, _) = delegate(&owner, 0x03, 93);
+    let change = |method: &str, field: &str, tokens: &[&Vec<u8>]| {
+        let ts = now_ms();
+        let mut signed = format!("{method}{ts}").into_bytes();
+        for t in tokens {
+            signed.extend_from_slice(t);
+        }
+        json!({
+            "pubkey": owner.pubkey(), "timestamp": ts,
+            field: tokens.iter().map(|t| STANDARD.encode(t)).collect::<Vec<_>>(),
+            "signature": STANDARD.encode(owner.keys.sign(&signed)),
+        })
+    };
+    let list = || {
+        let ts = now_ms();
+        json!({"pubkey": owner.pubkey(), "timestamp": ts,
+               "signature": owner.sign(&format!("revoked_subaccounts{ts}"))})
+    };
+    let body = client.ok("revoked_subaccounts", list()).await;
+    assert_eq!(body["revoked"], json!([]));
+    client
+        .ok(
+            "revoke_subaccount",
+            change("revoke_subaccount", "revoke", &[&token_a, &token_b]),
+        )
+        .await;
+    let body = client.ok("revoked_subaccounts", list()).await;
+    let mut expected = vec![STANDARD.encode(&token_a), STANDARD.encode(&token_b)];
+    expected.sort();
+    assert_eq!(body["revoked"], json!(expected));
+    client
+        .ok(
+            "unrevoke_subaccount",
+            change("unrevoke_subaccount", "unrevoke", &[&token_a]),
+        )
+        .await;
+    let body = client.ok("revoked_subaccounts", list()).await;
+    assert_eq!(body["revoked"], json!([STANDARD.encode(&token_b)]));
+    // Someone else's signature gets nothing.
+    let mut forged = list();
+    forged["signature"] = RawAccount::new("05", 94)
+        .sign("revoked_subaccounts0")
+        .into();
+    let (status, body) = client.call("revoked_subaccounts", forged).await;
+    assert_eq!(
+        (status, body),
+        (
+            401,
+            json!("revoked_subaccounts signature verification failed")
+        )
+    );
+    node.node.shutdown().await;
+}

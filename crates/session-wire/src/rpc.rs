@@ -45,6 +45,8 @@ pub enum Request {
     DeleteBefore(DeleteBeforeParams),
     /// `expire`: change the expiry of messages by hash.
     Expire(ExpireParams),
+    /// `expire` with one expiry per message (`"expiry"` a list of two or more).
+    ExpireEach(ExpireEachParams),
     /// `expire_all`: shorten the expiry of every message of a namespace.
     ExpireAll(ExpireAllParams),
     /// `get_expiries`: current expiries of messages by hash.
@@ -63,6 +65,8 @@ pub enum Request {
     RevokeSubaccount(RevokeParams),
     /// `unrevoke_subaccount`: remove subaccount tokens from the revocation list.
     UnrevokeSubaccount(UnrevokeParams),
+    /// `revoked_subaccounts`: the account's revoked subaccount tokens.
+    RevokedSubaccounts(RevokedSubaccountsParams),
 }
 
 /// The raw `{"method", "params"}` envelope of a request.
@@ -107,7 +111,22 @@ impl Request {
             "delete" => Self::Delete(params(m, p)?),
             "delete_all" => Self::DeleteAll(params(m, p)?),
             "delete_before" => Self::DeleteBefore(params(m, p)?),
-            "expire" => Self::Expire(params(m, p)?),
+            "expire" => {
+                let list = p
+                    .get("expiry")
+                    .and_then(serde_json::Value::as_array)
+                    .map(|l| (l.len(), l.first().cloned()));
+                match list {
+                    // A list of one is the single form (it signs the same text).
+                    Some((1, Some(only))) => {
+                        let mut p = p;
+                        p["expiry"] = only;
+                        Self::Expire(params(m, p)?)
+                    }
+                    Some(_) => Self::ExpireEach(params(m, p)?),
+                    None => Self::Expire(params(m, p)?),
+                }
+            }
             "expire_all" => Self::ExpireAll(params(m, p)?),
             "get_expiries" => Self::GetExpiries(params(m, p)?),
             "get_swarm" | "get_snodes_for_pubkey" => Self::GetSwarm(params(m, p)?),
@@ -117,6 +136,7 @@ impl Request {
             "ifelse" => Self::IfElse(Box::new(params(m, p)?)),
             "revoke_subaccount" => Self::RevokeSubaccount(params(m, p)?),
             "unrevoke_subaccount" => Self::UnrevokeSubaccount(params(m, p)?),
+            "revoked_subaccounts" => Self::RevokedSubaccounts(params(m, p)?),
             _ => return Err(WireError::UnknownMethod(method.chars().take(64).collect())),
         })
     }
@@ -129,7 +149,7 @@ impl Request {
             Self::Delete(_) => "delete",
             Self::DeleteAll(_) => "delete_all",
             Self::DeleteBefore(_) => "delete_before",
-            Self::Expire(_) => "expire",
+            Self::Expire(_) | Self::ExpireEach(_) => "expire",
             Self::ExpireAll(_) => "expire_all",
             Self::GetExpiries(_) => "get_expiries",
             Self::GetSwarm(_) => "get_swarm",
@@ -139,6 +159,7 @@ impl Request {
             Self::IfElse(_) => "ifelse",
             Self::RevokeSubaccount(_) => "revoke_subaccount",
             Self::UnrevokeSubaccount(_) => "unrevoke_subaccount",
+            Self::RevokedSubaccounts(_) => "revoked_subaccounts",
         }
     }
 
@@ -151,6 +172,7 @@ impl Request {
             Self::DeleteAll(p) => serde_json::to_value(p),
             Self::DeleteBefore(p) => serde_json::to_value(p),
             Self::Expire(p) => serde_json::to_value(p),
+            Self::ExpireEach(p) => serde_json::to_value(p),
             Self::ExpireAll(p) => serde_json::to_value(p),
             Self::GetExpiries(p) => serde_json::to_value(p),
             Self::GetSwarm(p) => serde_json::to_value(p),
@@ -159,6 +181,7 @@ impl Request {
             Self::IfElse(p) => serde_json::to_value(p),
             Self::RevokeSubaccount(p) => serde_json::to_value(p),
             Self::UnrevokeSubaccount(p) => serde_json::to_value(p),
+            Self::RevokedSubaccounts(p) => serde_json::to_value(p),
         };
         RawRequest {
             method: self.method().to_owned(),
@@ -333,6 +356,41 @@ pub struct ExpireParams {
     pub auth: Auth,
 }
 
+/// Parameters of `expire` with one expiry per message, as the reference takes them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExpireEachParams {
+    /// The account.
+    pub pubkey: String,
+    /// Hashes of the messages to update.
+    pub messages: Vec<String>,
+    /// The new expiry of each message, in the order of `messages`, Unix milliseconds.
+    pub expiry: Vec<u64>,
+    /// Only shorten expiries.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub shorten: bool,
+    /// Only extend expiries.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub extend: bool,
+    /// Authentication.
+    #[serde(flatten)]
+    pub auth: Auth,
+}
+
+impl ExpireEachParams {
+    /// What the owner signs: `"expire" || ("shorten"|"extend"|"") || expiries... || hashes...`.
+    pub fn signature_text(&self) -> String {
+        let mode = if self.shorten {
+            "shorten"
+        } else if self.extend {
+            "extend"
+        } else {
+            ""
+        };
+        let expiries: String = self.expiry.iter().map(u64::to_string).collect();
+        format!("expire{mode}{expiries}{}", self.messages.concat())
+    }
+}
+
 /// Parameters of `expire_all`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExpireAllParams {
@@ -486,6 +544,19 @@ pub struct UnrevokeParams {
     pub pubkey: String,
     /// The token or tokens to unrevoke (base64 or hex).
     pub unrevoke: OneOrMany,
+    /// Signature timestamp in Unix milliseconds.
+    pub timestamp: u64,
+    /// Authentication.
+    #[serde(flatten)]
+    pub auth: Auth,
+}
+
+/// Parameters of `revoked_subaccounts`, signed by the owner over
+/// `"revoked_subaccounts" || timestamp`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevokedSubaccountsParams {
+    /// The account.
+    pub pubkey: String,
     /// Signature timestamp in Unix milliseconds.
     pub timestamp: u64,
     /// Authentication.
