@@ -5,7 +5,7 @@ use base64::Engine as _;
 use session_crypto::{Ed25519PublicKey, X25519PublicKey};
 use session_wire::rpc::{Auth, SIGNATURE_WINDOW_MS};
 
-use crate::error::RpcError;
+use crate::error::{Refusal, RpcError};
 use crate::storage::{Owner, Storage};
 
 /// Subaccount permission: read.
@@ -24,15 +24,10 @@ pub struct AccountKey(pub Owner);
 impl AccountKey {
     /// Parses the 66-hex-character `pubkey` parameter.
     pub fn parse(text: &str) -> Result<Self, RpcError> {
-        if text.len() != 66 {
-            return Err(RpcError::bad_request(format!(
-                "invalid pubkey: expected 66 hex characters, got {}",
-                text.chars().count()
-            )));
-        }
         let mut bytes = [0u8; 33];
-        hex::decode_to_slice(text, &mut bytes)
-            .map_err(|_| RpcError::bad_request("invalid pubkey: not hex"))?;
+        if text.len() != 66 || hex::decode_to_slice(text, &mut bytes).is_err() {
+            return Err(Refusal::InvalidPubkey.into());
+        }
         Ok(Self(bytes))
     }
 
@@ -85,6 +80,9 @@ pub enum Mode {
     /// A client's request: timestamps must be within the window of `now`, and a revoked
     /// subaccount signs nothing.
     Client,
+    /// A client's request to a namespace a revoked delegate may still read (negative
+    /// namespaces ending in 11, as in the reference): the revocation list is not consulted.
+    IgnoreRevocation,
     /// A change from a peer, with the time the owner (or a delegate) signed it: the signature
     /// must be valid, and a subaccount must not have been revoked before that time.
     Replica {
@@ -117,10 +115,8 @@ pub fn verify_in(
     let signature_text = auth
         .signature
         .as_deref()
-        .ok_or_else(|| RpcError::unauthorized("missing signature"))?;
-    let signature: [u8; 64] = decode_b64_or_hex(signature_text, 64)
-        .and_then(|b| b.try_into().ok())
-        .ok_or_else(|| RpcError::bad_request("invalid signature: expected 64 bytes of base64"))?;
+        .ok_or(Refusal::RequiredField("signature"))?;
+    let signature = decode_signature(signature_text).ok_or(Refusal::InvalidSignature)?;
     let owner_key = owner_signing_key(account, auth)?;
     let signer = match &auth.subaccount {
         None => owner_key,
@@ -133,24 +129,31 @@ pub fn verify_in(
         .map_err(|_| RpcError::unauthorized("signature verification failed"))
 }
 
-/// The Ed25519 key that signs for the account itself.
+/// Decodes a 64-byte signature given as base64 (86 characters unpadded, 88 padded) or hex.
+fn decode_signature(text: &str) -> Option<[u8; 64]> {
+    decode_b64_or_hex(text, 64).and_then(|b| b.try_into().ok())
+}
+
+/// The Ed25519 key that signs for the account itself: for a `05` account, the
+/// `pubkey_ed25519` it names (which must convert to the account's X25519 key) or, without
+/// one, the account's own 32 key bytes read as an Ed25519 key, as the reference does; for
+/// any other prefix, the key bytes (`pubkey_ed25519` is then refused).
 fn owner_signing_key(account: &AccountKey, auth: &Auth) -> Result<Ed25519PublicKey, RpcError> {
-    if account.prefix() != session_crypto::ACCOUNT_ID_PREFIX {
+    let Some(ed_text) = auth.pubkey_ed25519.as_deref() else {
         return Ok(Ed25519PublicKey(account.key()));
+    };
+    if account.prefix() != session_crypto::ACCOUNT_ID_PREFIX {
+        return Err(Refusal::PubkeyEd25519Only05.into());
     }
-    let ed_text = auth
-        .pubkey_ed25519
-        .as_deref()
-        .ok_or_else(|| RpcError::unauthorized("pubkey_ed25519 is required for 05 accounts"))?;
-    let ed = Ed25519PublicKey::from_hex(ed_text)
-        .map_err(|_| RpcError::bad_request("invalid pubkey_ed25519: expected 64 hex characters"))?;
+    let ed = match ed_text.len() {
+        64 => Ed25519PublicKey::from_hex(ed_text).map_err(|_| Refusal::PubkeyEd25519NotHex)?,
+        _ => return Err(Refusal::PubkeyEd25519Length.into()),
+    };
     let converted: X25519PublicKey = ed
         .to_x25519()
-        .map_err(|_| RpcError::unauthorized("pubkey_ed25519 is not a valid Ed25519 key"))?;
+        .map_err(|_| RpcError::unauthorized("signature verification failed"))?;
     if converted.0 != account.key() {
-        return Err(RpcError::unauthorized(
-            "pubkey_ed25519 does not match pubkey",
-        ));
+        return Err(RpcError::unauthorized("signature verification failed"));
     }
     Ok(ed)
 }
@@ -165,16 +168,14 @@ fn subaccount_key(
     permission: u8,
     mode: Mode,
 ) -> Result<Ed25519PublicKey, RpcError> {
-    let token = parse_token(token_text)?;
-    let token_sig: [u8; 64] = auth
+    let sig_text = auth
         .subaccount_sig
         .as_deref()
-        .ok_or_else(|| RpcError::unauthorized("subaccount requires subaccount_sig"))
-        .and_then(|text| {
-            decode_b64_or_hex(text, 64)
-                .and_then(|b| b.try_into().ok())
-                .ok_or_else(|| RpcError::bad_request("invalid subaccount_sig: expected 64 bytes"))
-        })?;
+        .ok_or(Refusal::SubaccountSigRequired)?;
+    let token: [u8; 36] = decode_b64_or_hex(token_text, 36)
+        .and_then(|b| b.try_into().ok())
+        .ok_or(Refusal::InvalidSubaccount)?;
+    let token_sig = decode_signature(sig_text).ok_or(Refusal::InvalidSubaccountSignature)?;
     owner_key
         .verify(&token, &token_sig)
         .map_err(|_| RpcError::unauthorized("subaccount_sig verification failed"))?;
@@ -195,6 +196,7 @@ fn subaccount_key(
     let revoked = match (revoked_at, mode) {
         (None, _) => false,
         (Some(_), Mode::Client) => true,
+        (Some(_), Mode::IgnoreRevocation) => false,
         // What a delegate signed before its revocation stays valid.
         (Some(at), Mode::Replica { signed_at }) => at <= signed_at,
     };

@@ -8,10 +8,12 @@ use serde_json::{json, Value};
 use session_wire::rpc::{BatchParams, IfElseParams, RawRequest, Request, MAX_SUBREQUESTS};
 
 use crate::auth::AccountKey;
-use crate::error::RpcError;
+use crate::error::{Refusal, RpcError};
 use crate::network::{Network, Route};
 use crate::peer::Peers;
-use crate::rpc::{account_of, is_replicated, RpcContext, RpcResult, HARD_FORK, VERSION};
+use crate::rpc::{
+    account_of, is_replicated, RpcContext, RpcResult, CHAIN_HEIGHT, HARD_FORK, VERSION,
+};
 use crate::server::now_ms;
 use session_crypto::Ed25519PublicKey;
 
@@ -176,13 +178,20 @@ impl Executor {
     }
 
     async fn if_else(&self, p: IfElseParams, forwarded: bool) -> RpcResult {
-        let c = &p.condition;
-        let holds = c.v_at_least.is_none_or(|v| VERSION >= v)
-            && c.v_below.is_none_or(|v| VERSION < v)
-            && c.hf_at_least.is_none_or(|hf| HARD_FORK >= hf)
-            && c.hf_before.is_none_or(|hf| HARD_FORK < hf);
+        if p.condition.is_empty() {
+            return Err(Refusal::IfElseNoCondition.into());
+        }
+        if p.then.is_none() && p.otherwise.is_none() {
+            return Err(Refusal::IfElseNoBranch.into());
+        }
+        let holds = p.condition.holds(VERSION, HARD_FORK, CHAIN_HEIGHT);
         let branch = if holds { p.then } else { p.otherwise };
-        let mut body = json!({"condition": holds});
+        let mut body = json!({
+            "hf": HARD_FORK,
+            "v": VERSION,
+            "height": CHAIN_HEIGHT,
+            "condition": holds,
+        });
         if let Some(raw) = branch {
             let (code, result) = self.sub_request(raw, forwarded, true).await;
             body["result"] = json!({"code": code, "body": result});

@@ -16,8 +16,8 @@ use crate::auth::AccountKey;
 use crate::error::RpcError;
 use crate::rpc::{
     authorize_delete, authorize_delete_all, authorize_delete_before, authorize_expire,
-    authorize_expire_all, authorize_revocation, authorize_store, decode_hash_list,
-    delete_all_horizon, expire_mode, is_public_inbox,
+    authorize_expire_all, authorize_expire_each, authorize_revocation, authorize_store,
+    decode_hash_list, delete_all_horizon, expire_each_mode, expire_mode, is_public_inbox,
 };
 use crate::storage::{Admitted, Change, ExpireMode, Hash, Owner, Storage, StoredMessage};
 
@@ -209,6 +209,18 @@ fn admit_expire(
                 return Err(refused("the request does not name this message"));
             }
             (account, p.expiry, expire_mode(&p))
+        }
+        Request::ExpireEach(p) => {
+            let account = authorize_expire_each(storage, &p, now, true)?;
+            let hashes = decode_hash_list(&p.messages)?;
+            let signed = hashes
+                .iter()
+                .zip(&p.expiry)
+                .filter(|(h, _)| **h == hash)
+                .map(|(_, e)| *e)
+                .max()
+                .ok_or_else(|| refused("the request does not name this message"))?;
+            (account, signed, expire_each_mode(&p))
         }
         Request::ExpireAll(p) => {
             let account = authorize_expire_all(storage, &p, now, true)?;

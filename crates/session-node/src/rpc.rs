@@ -11,21 +11,27 @@ use base64::Engine as _;
 use serde_json::{json, Map, Value};
 use session_crypto::IdentityKeyPair;
 use session_wire::rpc::{
-    Auth, DeleteAllParams, DeleteBeforeParams, DeleteParams, ExpireAllParams, ExpireParams,
-    GetExpiriesParams, GetSwarmParams, NamespaceSelector, Request, RetrieveParams, RevokeParams,
-    StoreParams, UnrevokeParams, MAX_MESSAGE_BYTES, MAX_PRIVATE_TTL_MS, MAX_RETRIEVE_BYTES,
-    MAX_TTL_MS, MIN_TTL_MS, SIGNATURE_WINDOW_MS, STORE_FUTURE_TOLERANCE_MS,
+    Auth, DeleteAllParams, DeleteBeforeParams, DeleteParams, ExpireAllParams, ExpireEachParams,
+    ExpireParams, GetExpiriesParams, GetSwarmParams, NamespaceSelector, Request, RetrieveParams,
+    RevokeParams, RevokedSubaccountsParams, StoreParams, UnrevokeParams, MAX_MESSAGE_BYTES,
+    MAX_PRIVATE_TTL_MS, MAX_RETRIEVE_BYTES, MAX_TTL_MS, MIN_TTL_MS, SIGNATURE_WINDOW_MS,
+    STORE_FUTURE_TOLERANCE_MS,
 };
 
 use crate::auth::{
-    check_window, decode_b64_or_hex, parse_token, verify, verify_in, AccountKey, Mode,
-    PERMISSION_DELETE, PERMISSION_READ, PERMISSION_WRITE,
+    decode_b64_or_hex, parse_token, verify_in, AccountKey, Mode, PERMISSION_DELETE,
+    PERMISSION_READ, PERMISSION_WRITE,
 };
-use crate::error::RpcError;
-use crate::storage::{ExpireMode, Hash, NewMessage, Source, Storage, StoreOutcome};
+use crate::error::{Refusal, RpcError};
+use crate::storage::{Change, ExpireMode, Hash, NewMessage, Source, Storage, StoreOutcome};
 
-/// This node's version, reported by `info` and compared by `ifelse`.
-pub const VERSION: [u16; 3] = [0, 1, 0];
+/// The storage-protocol version this node's API matches, reported by `info` and compared by
+/// `ifelse`: the reference storage server's 2.8.0 (not this crate's version), so that clients
+/// that test the server's version take the paths they would with the reference.
+pub const VERSION: [u16; 3] = [2, 8, 0];
+/// The chain height `ifelse` height conditions are judged at: there is no chain here, so 0, as
+/// the reference judges them on a node at height 0.
+pub const CHAIN_HEIGHT: u64 = 0;
 /// The network hard fork reported in responses.
 pub const HARD_FORK: [u16; 2] = [19, 3];
 /// Most hashes one `delete`, `expire` or `get_expiries` may name.
@@ -56,6 +62,7 @@ impl RpcContext {
             Request::DeleteAll(p) => self.delete_all(p, now),
             Request::DeleteBefore(p) => self.delete_before(p, now),
             Request::Expire(p) => self.expire(p, now),
+            Request::ExpireEach(p) => self.expire_each(p, now),
             Request::ExpireAll(p) => self.expire_all(p, now),
             Request::GetExpiries(p) => self.get_expiries(p, now),
             Request::GetSwarm(p) => self.get_swarm(p, now),
@@ -68,6 +75,7 @@ impl RpcContext {
             ),
             Request::RevokeSubaccount(p) => self.revoke(p, now),
             Request::UnrevokeSubaccount(p) => self.unrevoke(p, now),
+            Request::RevokedSubaccounts(p) => self.revoked_subaccounts(p, now),
             // `Request` is non-exhaustive across crates; a method added there and not here is
             // refused rather than mishandled.
             #[allow(unreachable_patterns)]
@@ -83,20 +91,16 @@ impl RpcContext {
         let namespace = p.namespace.unwrap_or(0);
         let data = STANDARD
             .decode(&p.data)
-            .map_err(|_| RpcError::bad_request("invalid data: not valid base64"))?;
+            .map_err(|_| Refusal::DataNotBase64)?;
         if data.len() > MAX_MESSAGE_BYTES {
             return Err(RpcError::too_large(format!(
                 "data is {} bytes, the limit is {MAX_MESSAGE_BYTES}",
                 data.len()
             )));
         }
-        let timestamp = p
-            .timestamp
-            .ok_or_else(|| RpcError::bad_request("missing timestamp"))?;
+        let timestamp = p.timestamp.ok_or(Refusal::RequiredField("timestamp"))?;
         if timestamp > now.saturating_add(STORE_FUTURE_TOLERANCE_MS) {
-            return Err(RpcError::not_acceptable(format!(
-                "timestamp {timestamp} is in the future (node time {now})"
-            )));
+            return Err(Refusal::StoreClock.into());
         }
         let max_ttl = if is_public_inbox(namespace) {
             MAX_TTL_MS
@@ -106,24 +110,20 @@ impl RpcContext {
         let expiry = match (p.ttl, p.expiry) {
             (Some(ttl), _) => {
                 if !(MIN_TTL_MS..=max_ttl).contains(&ttl) {
-                    return Err(RpcError::bad_request(format!(
-                        "ttl {ttl} ms is outside {MIN_TTL_MS}..={max_ttl} ms"
-                    )));
+                    return Err(Refusal::StoreTtl.into());
                 }
                 timestamp.saturating_add(ttl)
             }
             (None, Some(expiry)) => {
                 if expiry > now.saturating_add(max_ttl) {
-                    return Err(RpcError::bad_request(format!(
-                        "expiry {expiry} is more than {max_ttl} ms after the node's time"
-                    )));
+                    return Err(Refusal::StoreTtl.into());
                 }
                 expiry
             }
-            (None, None) => return Err(RpcError::bad_request("missing ttl or expiry")),
+            (None, None) => return Err(Refusal::RequiredField("expiry").into()),
         };
         if expiry <= now {
-            return Err(RpcError::not_acceptable("the message has already expired"));
+            return Err(Refusal::StoreClock.into());
         }
         let authenticated = authorize_store(&self.storage, &p, now, false)?;
         let hash_text = session_wire::message_hash(&account.0, namespace, &data);
@@ -172,46 +172,81 @@ impl RpcContext {
     fn retrieve(&self, p: RetrieveParams, now: u64) -> RpcResult {
         let account = AccountKey::parse(&p.pubkey)?;
         let namespace = p.namespace.unwrap_or(0);
-        if !is_public_outbox(namespace) {
-            let timestamp = p
-                .timestamp
-                .ok_or_else(|| RpcError::bad_request("missing timestamp"))?;
-            check_window(timestamp, now, "timestamp")?;
-            let signed = format!("retrieve{}{}", namespace_text(namespace), timestamp);
-            verify(
+        // As the reference: a request that carries any of the signature fields is checked,
+        // and only the unauthenticated namespaces may be read without them.
+        let signed =
+            p.auth.signature.is_some() || p.auth.pubkey_ed25519.is_some() || p.timestamp.is_some();
+        if !signed && !is_noauth_retrieve(namespace) {
+            return Err(Refusal::RetrieveSignatureRequired.into());
+        }
+        if signed {
+            let timestamp = p.timestamp.ok_or(Refusal::RequiredField("timestamp"))?;
+            if p.auth.signature.is_none() {
+                return Err(Refusal::RequiredField("signature").into());
+            }
+            if !in_window(timestamp, now) {
+                return Err(Refusal::TimestampTooFar("retrieve").into());
+            }
+            let text = format!("retrieve{}{}", namespace_text(namespace), timestamp);
+            let mode = if is_unrevocable(namespace) {
+                Mode::IgnoreRevocation
+            } else {
+                Mode::Client
+            };
+            verify_in(
                 &self.storage,
                 &account,
                 &p.auth,
-                signed.as_bytes(),
+                text.as_bytes(),
                 PERMISSION_READ,
-            )?;
+                mode,
+            )
+            .map_err(signature_failed("retrieve"))?;
         }
         let after = match p.last_hash.as_deref() {
             None | Some("") => None,
-            Some(text) => Some(decode_hash(text).map_err(|_| {
-                RpcError::bad_request("invalid last_hash: expected a message hash")
-            })?),
+            Some(text) => {
+                if text.len() != 43 {
+                    return Err(Refusal::LastHashLength.into());
+                }
+                if !is_base64_alphabet(text) {
+                    return Err(Refusal::LastHashNotBase64.into());
+                }
+                // A hash that is not canonical base64 names no message: start from the first,
+                // as the reference does for any unknown hash.
+                Some(decode_canonical_hash(text).unwrap_or([0u8; 32]))
+            }
         };
-        let max_count = match p.max_count {
-            None => usize::MAX,
-            Some(n) if n >= 1 => usize::try_from(n).unwrap_or(usize::MAX),
-            Some(n) => return Err(RpcError::bad_request(format!("invalid max_count {n}"))),
+        // As the reference: 0 means "not given"; with neither limit, a fifth of the maximum;
+        // a negative size is a fraction of the maximum; anything else is capped at it.
+        let max_count = p.max_count.filter(|&n| n != 0);
+        let max_size = p.max_size.filter(|&n| n != 0);
+        let max_size = match (max_count, max_size) {
+            (None, None) => Some(DEFAULT_MAX_SIZE),
+            (_, size) => size,
         };
-        let max_bytes = match p.max_size.unwrap_or(DEFAULT_MAX_SIZE) {
-            0 => return Err(RpcError::bad_request("invalid max_size 0")),
-            n if n > 0 => usize::try_from(n)
+        let max_bytes = match max_size {
+            Some(n) if n < 0 => {
+                MAX_RETRIEVE_BYTES / usize::try_from(n.unsigned_abs()).unwrap_or(usize::MAX)
+            }
+            Some(n) => usize::try_from(n)
                 .unwrap_or(usize::MAX)
                 .min(MAX_RETRIEVE_BYTES),
-            n => MAX_RETRIEVE_BYTES / usize::try_from(n.unsigned_abs()).unwrap_or(usize::MAX),
+            None => MAX_RETRIEVE_BYTES,
+        };
+        let max_count = match max_count {
+            None => usize::MAX,
+            Some(n) => usize::try_from(n.max(1)).unwrap_or(usize::MAX),
         };
         let (messages, more) = self
             .storage
-            .retrieve(
+            .retrieve_in(
                 &account.0,
                 namespace,
                 after.as_ref(),
                 max_count,
                 max_bytes,
+                p.reverse_direction,
                 now,
             )
             .map_err(RpcError::storage)?;
@@ -241,7 +276,7 @@ impl RpcContext {
         if p.required && deleted.is_empty() {
             return Err(RpcError::not_found("none of the messages were found"));
         }
-        let deleted: Vec<String> = deleted.iter().map(encode_hash).collect();
+        let deleted = sorted_base64(&deleted);
         let signature = self.sign(
             format!(
                 "{}{}{}",
@@ -297,7 +332,7 @@ impl RpcContext {
             .storage
             .expire(&account.0, &hashes, expiry, mode, now, Some(&proof))
             .map_err(RpcError::storage)?;
-        let updated: Vec<String> = outcome.updated.iter().map(encode_hash).collect();
+        let updated = sorted_base64(&outcome.updated);
         let mut signed_result = format!(
             "{}{}{}{}",
             account.to_hex(),
@@ -306,7 +341,7 @@ impl RpcContext {
             updated.concat()
         );
         let mut result = Map::new();
-        if mode != ExpireMode::Set {
+        if p.shorten || p.extend {
             let mut unchanged = BTreeMap::new();
             for (hash, current) in &outcome.unchanged {
                 unchanged.insert(encode_hash(hash), *current);
@@ -323,6 +358,73 @@ impl RpcContext {
             "signature".into(),
             self.sign(signed_result.as_bytes()).into(),
         );
+        Ok(self.swarm_reply(Value::Object(result), now))
+    }
+
+    /// `expire` with one expiry per message. As the reference: the reply's `expiry` lists the
+    /// expiries applied, one per `updated` hash (sorted as text), and the node signs
+    /// `pubkey || applied expiries || requested hashes || updated hashes || unchanged`.
+    fn expire_each(&self, p: ExpireEachParams, now: u64) -> RpcResult {
+        let account = AccountKey::parse(&p.pubkey)?;
+        if p.messages.is_empty() {
+            return Err(Refusal::NoMessageHashes.into());
+        }
+        if p.expiry.is_empty() {
+            return Err(Refusal::NoExpiries.into());
+        }
+        if p.expiry.len() != p.messages.len() {
+            return Err(Refusal::ExpiryCount.into());
+        }
+        if p.messages.len() > MAX_HASHES_PER_REQUEST {
+            return Err(RpcError::bad_request(format!(
+                "messages must list 1 to {MAX_HASHES_PER_REQUEST} hashes, got {}",
+                p.messages.len()
+            )));
+        }
+        let hashes = p
+            .messages
+            .iter()
+            .map(|text| decode_hash_text(text))
+            .collect::<Result<Vec<_>, _>>()?;
+        authorize_expire_each(&self.storage, &p, now, false)?;
+        let mode = expire_each_mode(&p);
+        let proof = proof_text(&Request::ExpireEach(p.clone()));
+        let mut updated: Vec<(String, u64)> = Vec::new();
+        let mut unchanged: BTreeMap<String, u64> = BTreeMap::new();
+        for (hash, requested) in hashes.iter().zip(&p.expiry) {
+            let Some(hash) = hash else { continue };
+            let expiry = (*requested).min(now.saturating_add(MAX_PRIVATE_TTL_MS));
+            let outcome = self
+                .storage
+                .expire(&account.0, &[*hash], expiry, mode, now, Some(&proof))
+                .map_err(RpcError::storage)?;
+            for h in &outcome.updated {
+                updated.push((encode_hash(h), expiry));
+            }
+            for (h, current) in &outcome.unchanged {
+                unchanged.insert(encode_hash(h), *current);
+            }
+        }
+        updated.sort();
+        let expiries: Vec<u64> = updated.iter().map(|(_, e)| *e).collect();
+        let updated: Vec<String> = updated.into_iter().map(|(h, _)| h).collect();
+        let mut signed = account.to_hex();
+        for expiry in &expiries {
+            signed.push_str(&expiry.to_string());
+        }
+        signed.push_str(&p.messages.concat());
+        signed.push_str(&updated.concat());
+        let mut result = Map::new();
+        if p.shorten || p.extend {
+            for (hash, current) in &unchanged {
+                signed.push_str(hash);
+                signed.push_str(&current.to_string());
+            }
+            result.insert("unchanged".into(), json!(unchanged));
+        }
+        result.insert("updated".into(), json!(updated));
+        result.insert("expiry".into(), json!(expiries));
+        result.insert("signature".into(), self.sign(signed.as_bytes()).into());
         Ok(self.swarm_reply(Value::Object(result), now))
     }
 
@@ -345,15 +447,19 @@ impl RpcContext {
     fn get_expiries(&self, p: GetExpiriesParams, now: u64) -> RpcResult {
         let account = AccountKey::parse(&p.pubkey)?;
         let hashes = decode_hash_list(&p.messages)?;
-        check_window(p.timestamp, now, "timestamp")?;
+        if !in_window(p.timestamp, now) {
+            return Err(Refusal::TimestampTooFar("get_expiries").into());
+        }
         let signed = format!("get_expiries{}{}", p.timestamp, p.messages.concat());
-        verify(
+        verify_in(
             &self.storage,
             &account,
             &p.auth,
             signed.as_bytes(),
             PERMISSION_READ,
-        )?;
+            Mode::Client,
+        )
+        .map_err(signature_failed("get_expiries"))?;
         let expiries: BTreeMap<String, u64> = self
             .storage
             .get_expiries(&account.0, &hashes, now)
@@ -402,6 +508,46 @@ impl RpcContext {
         self.revocation(&account, &tokens, false, p.timestamp, &proof, now)
     }
 
+    /// The account's revoked tokens (base64), for the owner only: `{"revoked": [...]}`.
+    fn revoked_subaccounts(&self, p: RevokedSubaccountsParams, now: u64) -> RpcResult {
+        let account = AccountKey::parse(&p.pubkey)?;
+        if p.auth.subaccount.is_some() {
+            return Err(RpcError::unauthorized(
+                "revoked_subaccounts must be signed by the account owner, not a subaccount",
+            ));
+        }
+        if !in_window(p.timestamp, now) {
+            return Err(Refusal::TimestampTooFar("revoked_subaccounts").into());
+        }
+        let signed = format!("revoked_subaccounts{}", p.timestamp);
+        verify_in(
+            &self.storage,
+            &account,
+            &p.auth,
+            signed.as_bytes(),
+            0,
+            Mode::Client,
+        )
+        .map_err(signature_failed("revoked_subaccounts"))?;
+        let mut revoked: Vec<String> = self
+            .storage
+            .owner_revocations(&account.0)
+            .map_err(RpcError::storage)?
+            .into_iter()
+            .filter_map(|change| match change {
+                Change::Revocation {
+                    token,
+                    revoked: true,
+                    ..
+                } => Some(STANDARD.encode(token)),
+                _ => None,
+            })
+            .collect();
+        revoked.sort();
+        revoked.dedup();
+        Ok(with_time(json!({"revoked": revoked}), now))
+    }
+
     /// Applies an authenticated (un)revocation and answers with the count changed.
     fn revocation(
         &self,
@@ -448,15 +594,19 @@ impl RpcContext {
         hashes: &[(i16, Hash)],
         now: u64,
     ) -> Value {
-        let all: Vec<String> = hashes.iter().map(|(_, h)| encode_hash(h)).collect();
+        // Sorted by the base64 text, as the reference sorts (and signs) them.
+        let mut encoded: Vec<(String, i16)> =
+            hashes.iter().map(|(ns, h)| (encode_hash(h), *ns)).collect();
+        encoded.sort();
+        let all: Vec<String> = encoded.iter().map(|(h, _)| h.clone()).collect();
         let listed = match selector {
             NamespaceSelector::All => {
                 let mut by_namespace: BTreeMap<String, Vec<String>> = BTreeMap::new();
-                for (ns, hash) in hashes {
+                for (hash, ns) in &encoded {
                     by_namespace
                         .entry(ns.to_string())
                         .or_default()
-                        .push(encode_hash(hash));
+                        .push(hash.clone());
                 }
                 json!(by_namespace)
             }
@@ -506,11 +656,22 @@ pub fn proof_text(request: &Request) -> String {
     String::from_utf8(request.to_json()).unwrap_or_default()
 }
 
-/// How an `expire` request may move expiries.
+/// How an `expire` request may move expiries: as it says, except that a delegate without
+/// delete permission only extends (as the reference: shortening is nearly deleting).
 pub fn expire_mode(p: &ExpireParams) -> ExpireMode {
-    match (p.shorten, p.extend) {
+    mode_of(p.shorten, p.extend, &p.auth)
+}
+
+/// How an `expire` with one expiry per message may move expiries.
+pub fn expire_each_mode(p: &ExpireEachParams) -> ExpireMode {
+    mode_of(p.shorten, p.extend, &p.auth)
+}
+
+fn mode_of(shorten: bool, extend: bool, auth: &Auth) -> ExpireMode {
+    match (shorten, extend) {
         (true, _) => ExpireMode::Shorten,
         (_, true) => ExpireMode::Extend,
+        _ if !may_delete(auth) => ExpireMode::Extend,
         _ => ExpireMode::Set,
     }
 }
@@ -536,25 +697,33 @@ pub fn authorize_store(
 ) -> Result<bool, RpcError> {
     let account = AccountKey::parse(&p.pubkey)?;
     let namespace = p.namespace.unwrap_or(0);
-    if is_public_inbox(namespace) && p.auth.signature.is_none() {
-        return Ok(false);
+    if p.auth.signature.is_none() {
+        if is_public_inbox(namespace) {
+            return Ok(false);
+        }
+        return Err(Refusal::StoreSignatureRequired(namespace).into());
     }
-    let timestamp = p
-        .timestamp
-        .ok_or_else(|| RpcError::bad_request("missing timestamp"))?;
+    let timestamp = p.timestamp.ok_or(Refusal::RequiredField("timestamp"))?;
     let sig_timestamp = p.sig_timestamp.unwrap_or(timestamp);
-    if !from_peer {
-        check_window(sig_timestamp, now, "sig_timestamp")?;
+    if !from_peer && !in_window(sig_timestamp, now) {
+        return Err(Refusal::StoreSignatureTimestamp.into());
     }
+    // A store to a public outbox replaces what it holds: a delegate needs delete too.
+    let permission = if is_public_outbox(namespace) {
+        PERMISSION_WRITE | PERMISSION_DELETE
+    } else {
+        PERMISSION_WRITE
+    };
     let signed = format!("store{}{}", namespace_text(namespace), sig_timestamp);
     verify_in(
         storage,
         &account,
         &p.auth,
         signed.as_bytes(),
-        PERMISSION_WRITE,
+        permission,
         judge(from_peer, sig_timestamp),
-    )?;
+    )
+    .map_err(signature_failed("store"))?;
     Ok(true)
 }
 
@@ -573,7 +742,8 @@ pub fn authorize_delete(
         signed.as_bytes(),
         PERMISSION_DELETE,
         judge(from_peer, 0),
-    )?;
+    )
+    .map_err(signature_failed("delete"))?;
     Ok(account)
 }
 
@@ -584,8 +754,8 @@ pub fn authorize_delete_all(
     now: u64,
     from_peer: bool,
 ) -> Result<AccountKey, RpcError> {
-    if !from_peer {
-        check_window(p.timestamp, now, "timestamp")?;
+    if !from_peer && !in_window(p.timestamp, now) {
+        return Err(Refusal::TimestampTooFar("delete_all").into());
     }
     let selector = p.namespace.unwrap_or(NamespaceSelector::One(0));
     let signed = format!("delete_all{}{}", selector.signature_text(), p.timestamp);
@@ -596,6 +766,7 @@ pub fn authorize_delete_all(
         &signed,
         judge(from_peer, p.timestamp),
     )
+    .map_err(signature_failed("delete_all"))
 }
 
 /// Authenticates a `delete_before`, in the reference's form or the timestamped one.
@@ -607,13 +778,10 @@ pub fn authorize_delete_before(
 ) -> Result<AccountKey, RpcError> {
     if !from_peer {
         if p.before > now.saturating_add(SIGNATURE_WINDOW_MS) {
-            return Err(RpcError::not_acceptable(format!(
-                "before {} is in the future (node time {now})",
-                p.before
-            )));
+            return Err(Refusal::DeleteBeforeFuture.into());
         }
-        if let Some(timestamp) = p.timestamp {
-            check_window(timestamp, now, "timestamp")?;
+        if p.timestamp.is_some_and(|t| !in_window(t, now)) {
+            return Err(Refusal::TimestampTooFar("delete_before").into());
         }
     }
     let signed_at = p.timestamp.unwrap_or(0);
@@ -624,6 +792,7 @@ pub fn authorize_delete_before(
         &p.signature_text(),
         judge(from_peer, signed_at),
     )
+    .map_err(signature_failed("delete_before"))
 }
 
 /// Authenticates an `expire`, in the reference's form or the timestamped one.
@@ -633,37 +802,103 @@ pub fn authorize_expire(
     now: u64,
     from_peer: bool,
 ) -> Result<AccountKey, RpcError> {
-    let account = AccountKey::parse(&p.pubkey)?;
-    if p.shorten && p.extend {
-        return Err(RpcError::bad_request(
-            "shorten and extend cannot both be given",
-        ));
+    authorize_expire_parts(
+        storage,
+        ExpireRequest {
+            pubkey: &p.pubkey,
+            auth: &p.auth,
+            shorten: p.shorten,
+            extend: p.extend,
+            expiries: std::slice::from_ref(&p.expiry),
+            timestamp: p.timestamp,
+            signed: &p.signature_text(),
+        },
+        now,
+        from_peer,
+    )
+}
+
+/// Authenticates an `expire` with one expiry per message.
+pub fn authorize_expire_each(
+    storage: &Storage,
+    p: &ExpireEachParams,
+    now: u64,
+    from_peer: bool,
+) -> Result<AccountKey, RpcError> {
+    authorize_expire_parts(
+        storage,
+        ExpireRequest {
+            pubkey: &p.pubkey,
+            auth: &p.auth,
+            shorten: p.shorten,
+            extend: p.extend,
+            expiries: &p.expiry,
+            timestamp: None,
+            signed: &p.signature_text(),
+        },
+        now,
+        from_peer,
+    )
+}
+
+/// The parts of an `expire` (one expiry, or one per message) that its checks need.
+struct ExpireRequest<'a> {
+    pubkey: &'a str,
+    auth: &'a Auth,
+    shorten: bool,
+    extend: bool,
+    expiries: &'a [u64],
+    timestamp: Option<u64>,
+    signed: &'a str,
+}
+
+/// As the reference: a delegate needs write permission; without delete as well it may not
+/// `shorten`, and its other requests only extend (see [`expire_mode`]).
+fn authorize_expire_parts(
+    storage: &Storage,
+    r: ExpireRequest<'_>,
+    now: u64,
+    from_peer: bool,
+) -> Result<AccountKey, RpcError> {
+    let account = AccountKey::parse(r.pubkey)?;
+    if r.shorten && r.extend {
+        return Err(Refusal::ShortenAndExtend.into());
     }
     if !from_peer {
-        if p.expiry.saturating_add(SIGNATURE_WINDOW_MS) < now {
-            return Err(RpcError::not_acceptable(format!(
-                "expiry {} is in the past (node time {now})",
-                p.expiry
-            )));
+        if r.expiries
+            .iter()
+            .any(|e| e.saturating_add(SIGNATURE_WINDOW_MS) < now)
+        {
+            return Err(Refusal::ExpirePast.into());
         }
-        if let Some(timestamp) = p.timestamp {
-            check_window(timestamp, now, "timestamp")?;
+        if r.timestamp.is_some_and(|t| !in_window(t, now)) {
+            return Err(Refusal::TimestampTooFar("expire").into());
         }
     }
-    let permission = if p.extend {
-        PERMISSION_WRITE
-    } else {
-        PERMISSION_WRITE | PERMISSION_DELETE
-    };
     verify_in(
         storage,
         &account,
-        &p.auth,
-        p.signature_text().as_bytes(),
-        permission,
-        judge(from_peer, p.timestamp.unwrap_or(0)),
-    )?;
+        r.auth,
+        r.signed.as_bytes(),
+        PERMISSION_WRITE,
+        judge(from_peer, r.timestamp.unwrap_or(0)),
+    )
+    .map_err(signature_failed("expire"))?;
+    if r.shorten && !may_delete(r.auth) {
+        return Err(Refusal::ExpireShortenWithoutDelete.into());
+    }
     Ok(account)
+}
+
+/// Whether the request's signer may delete: the owner, or a delegate whose token has the
+/// delete flag.
+fn may_delete(auth: &Auth) -> bool {
+    match auth.subaccount.as_deref() {
+        None => true,
+        Some(text) => {
+            parse_token(text).is_ok_and(|token| token[1] & PERMISSION_DELETE == PERMISSION_DELETE)
+        }
+    }
 }
 
 /// Authenticates an `expire_all`.
@@ -674,14 +909,12 @@ pub fn authorize_expire_all(
     from_peer: bool,
 ) -> Result<AccountKey, RpcError> {
     if !from_peer && p.expiry.saturating_add(SIGNATURE_WINDOW_MS) < now {
-        return Err(RpcError::not_acceptable(format!(
-            "expiry {} is in the past (node time {now})",
-            p.expiry
-        )));
+        return Err(Refusal::ExpireAllPast.into());
     }
     let selector = p.namespace.unwrap_or(NamespaceSelector::One(0));
     let signed = format!("expire_all{}{}", selector.signature_text(), p.expiry);
     authorize_owner_write(storage, &p.pubkey, &p.auth, &signed, judge(from_peer, 0))
+        .map_err(signature_failed("expire_all"))
 }
 
 /// The owner's (or a delegate's) signature with delete permission over `signed`.
@@ -732,8 +965,10 @@ pub fn authorize_revocation(
         .iter()
         .map(|t| parse_token(t).map(|b| b.to_vec()))
         .collect::<Result<Vec<_>, _>>()?;
-    if !from_peer {
-        check_window(timestamp, now, "timestamp")?;
+    if !from_peer && !in_window(timestamp, now) {
+        return Err(RpcError::not_acceptable(format!(
+            "{method} timestamp too far from current time"
+        )));
     }
     let mut signed = format!("{method}{timestamp}").into_bytes();
     for token in &tokens {
@@ -746,7 +981,14 @@ pub fn authorize_revocation(
         &signed,
         0,
         judge(from_peer, timestamp),
-    )?;
+    )
+    .map_err(|e| {
+        if e.status == 401 {
+            RpcError::unauthorized(format!("{method} signature verification failed"))
+        } else {
+            e
+        }
+    })?;
     Ok((account, tokens))
 }
 
@@ -786,19 +1028,91 @@ pub(crate) fn decode_hash(text: &str) -> Result<Hash, RpcError> {
         .ok_or_else(|| RpcError::bad_request("invalid message hash"))
 }
 
+/// The hash a 43-character base64 text names, if it is the canonical (unpadded, zero trailing
+/// bits) encoding of 32 bytes; every hash this node hands out is.
+fn decode_canonical_hash(text: &str) -> Option<Hash> {
+    base64::engine::general_purpose::STANDARD_NO_PAD
+        .decode(text)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+}
+
+/// Whether every character is of the standard base64 alphabet (as the reference checks).
+fn is_base64_alphabet(text: &str) -> bool {
+    text.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
+}
+
+/// The hashes a `messages` list names. As the reference, a hash must be 43 base64 characters
+/// (we also take 64 hex digits); one that is well formed but not the canonical encoding of a
+/// hash names no message held here, so it is left out (the request still signs its text).
 pub(crate) fn decode_hash_list(texts: &[String]) -> Result<Vec<Hash>, RpcError> {
-    if texts.is_empty() || texts.len() > MAX_HASHES_PER_REQUEST {
+    if texts.is_empty() {
+        return Err(Refusal::NoMessageHashes.into());
+    }
+    if texts.len() > MAX_HASHES_PER_REQUEST {
         return Err(RpcError::bad_request(format!(
             "messages must list 1 to {MAX_HASHES_PER_REQUEST} hashes, got {}",
             texts.len()
         )));
     }
+    let mut hashes = Vec::with_capacity(texts.len());
+    for text in texts {
+        hashes.extend(decode_hash_text(text)?);
+    }
+    Ok(hashes)
+}
+
+/// One hash of a `messages` list: `None` for a well-formed text that names no message.
+fn decode_hash_text(text: &str) -> Result<Option<Hash>, RpcError> {
+    if text.len() == 43 && is_base64_alphabet(text) {
+        return Ok(decode_canonical_hash(text));
+    }
+    (text.len() == 64)
+        .then(|| hex::decode(text).ok())
+        .flatten()
+        .and_then(|b| Hash::try_from(b).ok())
+        .map(Some)
+        .ok_or_else(|| Refusal::InvalidMessageHash(text.to_owned()).into())
+}
+
+/// Hashes as base64 text, sorted as text (the order the reference lists and signs them in).
+fn sorted_base64(hashes: &[Hash]) -> Vec<String> {
+    let mut texts: Vec<String> = hashes.iter().map(encode_hash).collect();
+    texts.sort();
     texts
-        .iter()
-        .map(|t| {
-            decode_hash(t).map_err(|_| RpcError::bad_request("invalid message hash in messages"))
-        })
-        .collect()
+}
+
+/// Whether `timestamp` is within the signature window around `now`.
+fn in_window(timestamp: u64, now: u64) -> bool {
+    timestamp.abs_diff(now) <= SIGNATURE_WINDOW_MS
+}
+
+/// Turns a failed signature check (401) into the reference's text for `method`; other
+/// refusals (malformed fields, 400) pass unchanged.
+fn signature_failed(method: &'static str) -> impl Fn(RpcError) -> RpcError {
+    move |error| {
+        if error.status == 401 {
+            Refusal::SignatureFailed(method).into()
+        } else {
+            error
+        }
+    }
+}
+
+/// Namespaces anyone may retrieve from without a signature: the public outboxes and the
+/// legacy closed-group namespace -10, as in the reference.
+pub fn is_noauth_retrieve(namespace: i16) -> bool {
+    namespace == LEGACY_CLOSED_GROUP_NAMESPACE || is_public_outbox(namespace)
+}
+
+/// The legacy closed-group namespace.
+pub const LEGACY_CLOSED_GROUP_NAMESPACE: i16 = -10;
+
+/// Namespaces a revoked (otherwise valid) subaccount may still retrieve from: negative ones
+/// ending in 11 (-11, -211, ...), as in the reference.
+pub fn is_unrevocable(namespace: i16) -> bool {
+    namespace < 0 && (-i32::from(namespace)) % 100 == 11
 }
 
 /// The account a request is about (its `pubkey`), for routing; `None` for `info` and the
@@ -811,10 +1125,12 @@ pub fn account_of(request: &Request) -> Option<&str> {
         Request::DeleteAll(p) => &p.pubkey,
         Request::DeleteBefore(p) => &p.pubkey,
         Request::Expire(p) => &p.pubkey,
+        Request::ExpireEach(p) => &p.pubkey,
         Request::ExpireAll(p) => &p.pubkey,
         Request::GetExpiries(p) => &p.pubkey,
         Request::RevokeSubaccount(p) => &p.pubkey,
         Request::UnrevokeSubaccount(p) => &p.pubkey,
+        Request::RevokedSubaccounts(p) => &p.pubkey,
         _ => return None,
     })
 }
@@ -828,6 +1144,7 @@ pub fn is_replicated(request: &Request) -> bool {
             | Request::DeleteAll(_)
             | Request::DeleteBefore(_)
             | Request::Expire(_)
+            | Request::ExpireEach(_)
             | Request::ExpireAll(_)
             | Request::RevokeSubaccount(_)
             | Request::UnrevokeSubaccount(_)

@@ -539,8 +539,9 @@ impl Storage {
     }
 
     /// Messages of `owner` in `namespace` stored after `after` (from the start when `after` is
-    /// absent or unknown), unexpired at `now`, at most `max_count` of them and about `max_bytes` of
-    /// data (always at least one). Returns the messages and whether more remain.
+    /// absent or unknown), unexpired at `now`, at most `max_count` of them and at most
+    /// `max_bytes` counted as [`retrieve_cost`] (always at least one). Returns the messages and
+    /// whether more remain.
     pub fn retrieve(
         &self,
         owner: &Owner,
@@ -550,37 +551,58 @@ impl Storage {
         max_bytes: usize,
         now: u64,
     ) -> Result<(Vec<StoredMessage>, bool), StorageError> {
+        self.retrieve_in(owner, namespace, after, max_count, max_bytes, false, now)
+    }
+
+    /// [`Storage::retrieve`], or with `newest_first` the newest messages first, stored before
+    /// `after` (from the newest when `after` is absent or unknown).
+    #[allow(clippy::too_many_arguments)]
+    pub fn retrieve_in(
+        &self,
+        owner: &Owner,
+        namespace: i16,
+        after: Option<&Hash>,
+        max_count: usize,
+        max_bytes: usize,
+        newest_first: bool,
+        now: u64,
+    ) -> Result<(Vec<StoredMessage>, bool), StorageError> {
         let conn = self.lock()?;
         let Some(owner_id) = find_owner(&conn, owner)? else {
             return Ok((Vec::new(), false));
         };
-        let after_id: i64 = match after {
+        let after_id: Option<i64> = match after {
             Some(hash) => conn
                 .query_row(
                     "SELECT id FROM messages WHERE hash = ?1 AND owner = ?2 AND namespace = ?3",
                     params![hash.as_slice(), owner_id, namespace],
                     |row| row.get(0),
                 )
-                .optional()?
-                .unwrap_or(0),
-            None => 0,
+                .optional()?,
+            None => None,
         };
-        let mut stmt = conn.prepare_cached(
+        let mut stmt = conn.prepare_cached(if newest_first {
+            "SELECT hash, namespace, timestamp, expiry, data, proof FROM messages
+             WHERE owner = ?1 AND namespace = ?2 AND id < ?3 AND expiry > ?4
+             ORDER BY id DESC"
+        } else {
             "SELECT hash, namespace, timestamp, expiry, data, proof FROM messages
              WHERE owner = ?1 AND namespace = ?2 AND id > ?3 AND expiry > ?4
-             ORDER BY id",
-        )?;
-        let mut rows = stmt.query(params![owner_id, namespace, after_id, to_i64(now)])?;
+             ORDER BY id"
+        })?;
+        let bound = after_id.unwrap_or(if newest_first { i64::MAX } else { 0 });
+        let mut rows = stmt.query(params![owner_id, namespace, bound, to_i64(now)])?;
         let mut out = Vec::new();
         let mut total = 0usize;
         while let Some(row) = rows.next()? {
             let message = read_message(row)?;
-            let full = out.len() >= max_count
-                || (!out.is_empty() && total + message.data.len() > max_bytes);
-            if full {
+            if out.len() >= max_count {
                 return Ok((out, true));
             }
-            total += message.data.len();
+            total = total.saturating_add(retrieve_cost(message.data.len()));
+            if !out.is_empty() && total > max_bytes {
+                return Ok((out, true));
+            }
             out.push(message);
         }
         Ok((out, false))
@@ -1647,6 +1669,12 @@ fn blob32(row: &rusqlite::Row<'_>, index: usize) -> Result<Hash, StorageError> {
 /// Times and expiries are stored as SQLite integers; values past `i64::MAX` saturate.
 fn to_i64(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+/// What one message counts against a `retrieve`'s size limit, as the reference counts it: a
+/// fixed 100 bytes of overhead, the 43-character hash and the data as base64 (`len * 4 / 3`).
+pub fn retrieve_cost(data_len: usize) -> usize {
+    100 + 43 + data_len.saturating_mul(4) / 3
 }
 
 #[cfg(test)]

@@ -751,3 +751,48 @@ async fn timestamped_expire_and_delete_before_cannot_be_replayed_later() {
     assert!(held(&pool, node, &owner, 0).await.is_empty());
     net.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expiry_per_message_reaches_a_member_that_was_down() {
+    use session_wire::rpc::{Auth, ExpireEachParams};
+    let mut net = process_network(5, SwarmConfig::new(5, 5, 9).unwrap(), None).await;
+    let pool = ConnectionPool::new();
+    let owner = TestAccount::from_byte(81);
+    let members = net.swarm_members_for(&owner.swarm_key());
+    let first = store(&pool, net.address(members[0]).unwrap(), &owner, b"one").await;
+    let second = store(&pool, net.address(members[0]).unwrap(), &owner, b"two").await;
+    let down = members[4];
+    net.kill(down).unwrap();
+    let (e1, e2) = (now_ms() + 600_000, now_ms() + 900_000);
+    let mut params = ExpireEachParams {
+        pubkey: owner.keys.account_id().to_string(),
+        messages: vec![first.0.clone(), second.0.clone()],
+        expiry: vec![e1, e2],
+        shorten: false,
+        extend: false,
+        auth: Auth::default(),
+    };
+    params.auth = Auth::signed_by(&owner.keys, params.signature_text().as_bytes());
+    let (status, body) = call(
+        &pool,
+        net.address(members[0]).unwrap(),
+        &Request::ExpireEach(params),
+    )
+    .await
+    .unwrap();
+    assert_eq!(status, 200, "{body}");
+    net.restart(down).await.unwrap();
+    let mut want = vec![(first.0, e1), (second.0, e2)];
+    want.sort();
+    let caught_up = eventually(Duration::from_secs(20), || async {
+        let mut got = held(&pool, net.address(down).unwrap(), &owner, 0).await;
+        got.sort();
+        got == want
+    })
+    .await;
+    assert!(
+        caught_up,
+        "the restarted member took both expiries from its peers"
+    );
+    net.shutdown().await;
+}

@@ -45,6 +45,8 @@ pub enum Request {
     DeleteBefore(DeleteBeforeParams),
     /// `expire`: change the expiry of messages by hash.
     Expire(ExpireParams),
+    /// `expire` with one expiry per message (`"expiry"` a list of two or more).
+    ExpireEach(ExpireEachParams),
     /// `expire_all`: shorten the expiry of every message of a namespace.
     ExpireAll(ExpireAllParams),
     /// `get_expiries`: current expiries of messages by hash.
@@ -63,6 +65,8 @@ pub enum Request {
     RevokeSubaccount(RevokeParams),
     /// `unrevoke_subaccount`: remove subaccount tokens from the revocation list.
     UnrevokeSubaccount(UnrevokeParams),
+    /// `revoked_subaccounts`: the account's revoked subaccount tokens.
+    RevokedSubaccounts(RevokedSubaccountsParams),
 }
 
 /// The raw `{"method", "params"}` envelope of a request.
@@ -107,7 +111,22 @@ impl Request {
             "delete" => Self::Delete(params(m, p)?),
             "delete_all" => Self::DeleteAll(params(m, p)?),
             "delete_before" => Self::DeleteBefore(params(m, p)?),
-            "expire" => Self::Expire(params(m, p)?),
+            "expire" => {
+                let list = p
+                    .get("expiry")
+                    .and_then(serde_json::Value::as_array)
+                    .map(|l| (l.len(), l.first().cloned()));
+                match list {
+                    // A list of one is the single form (it signs the same text).
+                    Some((1, Some(only))) => {
+                        let mut p = p;
+                        p["expiry"] = only;
+                        Self::Expire(params(m, p)?)
+                    }
+                    Some(_) => Self::ExpireEach(params(m, p)?),
+                    None => Self::Expire(params(m, p)?),
+                }
+            }
             "expire_all" => Self::ExpireAll(params(m, p)?),
             "get_expiries" => Self::GetExpiries(params(m, p)?),
             "get_swarm" | "get_snodes_for_pubkey" => Self::GetSwarm(params(m, p)?),
@@ -117,6 +136,7 @@ impl Request {
             "ifelse" => Self::IfElse(Box::new(params(m, p)?)),
             "revoke_subaccount" => Self::RevokeSubaccount(params(m, p)?),
             "unrevoke_subaccount" => Self::UnrevokeSubaccount(params(m, p)?),
+            "revoked_subaccounts" => Self::RevokedSubaccounts(params(m, p)?),
             _ => return Err(WireError::UnknownMethod(method.chars().take(64).collect())),
         })
     }
@@ -129,7 +149,7 @@ impl Request {
             Self::Delete(_) => "delete",
             Self::DeleteAll(_) => "delete_all",
             Self::DeleteBefore(_) => "delete_before",
-            Self::Expire(_) => "expire",
+            Self::Expire(_) | Self::ExpireEach(_) => "expire",
             Self::ExpireAll(_) => "expire_all",
             Self::GetExpiries(_) => "get_expiries",
             Self::GetSwarm(_) => "get_swarm",
@@ -139,6 +159,7 @@ impl Request {
             Self::IfElse(_) => "ifelse",
             Self::RevokeSubaccount(_) => "revoke_subaccount",
             Self::UnrevokeSubaccount(_) => "unrevoke_subaccount",
+            Self::RevokedSubaccounts(_) => "revoked_subaccounts",
         }
     }
 
@@ -151,6 +172,7 @@ impl Request {
             Self::DeleteAll(p) => serde_json::to_value(p),
             Self::DeleteBefore(p) => serde_json::to_value(p),
             Self::Expire(p) => serde_json::to_value(p),
+            Self::ExpireEach(p) => serde_json::to_value(p),
             Self::ExpireAll(p) => serde_json::to_value(p),
             Self::GetExpiries(p) => serde_json::to_value(p),
             Self::GetSwarm(p) => serde_json::to_value(p),
@@ -159,6 +181,7 @@ impl Request {
             Self::IfElse(p) => serde_json::to_value(p),
             Self::RevokeSubaccount(p) => serde_json::to_value(p),
             Self::UnrevokeSubaccount(p) => serde_json::to_value(p),
+            Self::RevokedSubaccounts(p) => serde_json::to_value(p),
         };
         RawRequest {
             method: self.method().to_owned(),
@@ -244,6 +267,9 @@ pub struct RetrieveParams {
     /// Most bytes to return; negative `-n` means 1/n of the network maximum.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_size: Option<i64>,
+    /// Newest messages first (and, with `last_hash`, those stored before it).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reverse_direction: bool,
     /// Signature timestamp in Unix milliseconds.
     #[serde(
         default,
@@ -330,6 +356,41 @@ pub struct ExpireParams {
     pub auth: Auth,
 }
 
+/// Parameters of `expire` with one expiry per message, as the reference takes them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExpireEachParams {
+    /// The account.
+    pub pubkey: String,
+    /// Hashes of the messages to update.
+    pub messages: Vec<String>,
+    /// The new expiry of each message, in the order of `messages`, Unix milliseconds.
+    pub expiry: Vec<u64>,
+    /// Only shorten expiries.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub shorten: bool,
+    /// Only extend expiries.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub extend: bool,
+    /// Authentication.
+    #[serde(flatten)]
+    pub auth: Auth,
+}
+
+impl ExpireEachParams {
+    /// What the owner signs: `"expire" || ("shorten"|"extend"|"") || expiries... || hashes...`.
+    pub fn signature_text(&self) -> String {
+        let mode = if self.shorten {
+            "shorten"
+        } else if self.extend {
+            "extend"
+        } else {
+            ""
+        };
+        let expiries: String = self.expiry.iter().map(u64::to_string).collect();
+        format!("expire{mode}{expiries}{}", self.messages.concat())
+    }
+}
+
 /// Parameters of `expire_all`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExpireAllParams {
@@ -388,21 +449,78 @@ pub struct IfElseParams {
     pub otherwise: Option<RawRequest>,
 }
 
-/// The condition of an `ifelse`: every given bound must hold.
+/// The condition of an `ifelse`: every given bound must hold. As in the reference, version
+/// and hard-fork bounds are lists of integers compared element by element (missing trailing
+/// elements are 0, extra ones ignored, an empty list is no bound), and heights are integers.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Condition {
-    /// The node's version is at least this (`[major, minor, patch]`).
+    /// The node's storage-protocol version is at least this (`[major, minor, patch]`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub v_at_least: Option<[u16; 3]>,
-    /// The node's version is below this.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub v_below: Option<[u16; 3]>,
+    pub v_at_least: Option<Vec<i128>>,
+    /// The node's version is below this (the reference's `v_before`).
+    #[serde(
+        default,
+        rename = "v_before",
+        alias = "v_below",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub v_below: Option<Vec<i128>>,
     /// The network hard fork is at least this (`[major, minor]`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub hf_at_least: Option<[u16; 2]>,
+    pub hf_at_least: Option<Vec<i128>>,
     /// The network hard fork is below this.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub hf_before: Option<[u16; 2]>,
+    pub hf_before: Option<Vec<i128>>,
+    /// The chain height is at least this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height_at_least: Option<i128>,
+    /// The chain height is below this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height_before: Option<i128>,
+}
+
+impl Condition {
+    /// Whether the condition names at least one bound (empty lists name none).
+    pub fn is_empty(&self) -> bool {
+        let none = |v: &Option<Vec<i128>>| v.as_ref().is_none_or(Vec::is_empty);
+        none(&self.v_at_least)
+            && none(&self.v_below)
+            && none(&self.hf_at_least)
+            && none(&self.hf_before)
+            && self.height_at_least.is_none()
+            && self.height_before.is_none()
+    }
+
+    /// Evaluates the condition for a node of `version`, on hard fork `hf`, at chain `height`.
+    pub fn holds(&self, version: [u16; 3], hf: [u16; 2], height: u64) -> bool {
+        let version = version.map(i128::from);
+        let hf = hf.map(i128::from);
+        let height = i128::from(height);
+        cmp_bound(&self.v_at_least, &version, |o| o.is_ge())
+            && cmp_bound(&self.v_below, &version, |o| o.is_lt())
+            && cmp_bound(&self.hf_at_least, &hf, |o| o.is_ge())
+            && cmp_bound(&self.hf_before, &hf, |o| o.is_lt())
+            && self.height_at_least.is_none_or(|h| height >= h)
+            && self.height_before.is_none_or(|h| height < h)
+    }
+}
+
+/// Compares `actual` with a list bound padded with zeros (or cut) to its length; no bound holds.
+fn cmp_bound<const N: usize>(
+    bound: &Option<Vec<i128>>,
+    actual: &[i128; N],
+    ok: impl Fn(std::cmp::Ordering) -> bool,
+) -> bool {
+    match bound {
+        Some(list) if !list.is_empty() => {
+            let mut padded = [0i128; N];
+            for (slot, value) in padded.iter_mut().zip(list) {
+                *slot = *value;
+            }
+            ok(actual.cmp(&padded))
+        }
+        _ => true,
+    }
 }
 
 /// Parameters of `revoke_subaccount`.
@@ -426,6 +544,19 @@ pub struct UnrevokeParams {
     pub pubkey: String,
     /// The token or tokens to unrevoke (base64 or hex).
     pub unrevoke: OneOrMany,
+    /// Signature timestamp in Unix milliseconds.
+    pub timestamp: u64,
+    /// Authentication.
+    #[serde(flatten)]
+    pub auth: Auth,
+}
+
+/// Parameters of `revoked_subaccounts`, signed by the owner over
+/// `"revoked_subaccounts" || timestamp`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevokedSubaccountsParams {
+    /// The account.
+    pub pubkey: String,
     /// Signature timestamp in Unix milliseconds.
     pub timestamp: u64,
     /// Authentication.
@@ -874,6 +1005,7 @@ impl RetrieveParams {
             last_hash,
             max_count: None,
             max_size: None,
+            reverse_direction: false,
             timestamp: Some(timestamp),
             auth: Auth::signed_by(keys, text.as_bytes()),
         }
