@@ -54,37 +54,30 @@ pub fn admit(
             proof,
         } => {
             let proof = proof.ok_or_else(|| refused("a revocation without the owner's request"))?;
-            let (tokens, timestamp) = match (parse(&proof)?, revoked) {
+            let (method, pubkey, texts, timestamp, auth) = match (parse(&proof)?, revoked) {
                 (Request::RevokeSubaccount(p), true) => {
-                    let (account, tokens) = authorize_revocation(
-                        storage,
-                        "revoke_subaccount",
-                        &p.pubkey,
-                        p.revoke.as_slice(),
-                        p.timestamp,
-                        &p.auth,
-                        now,
-                        true,
-                    )?;
-                    same_owner(&account, owner)?;
-                    (tokens, p.timestamp)
+                    ("revoke_subaccount", p.pubkey, p.revoke, p.timestamp, p.auth)
                 }
-                (Request::UnrevokeSubaccount(p), false) => {
-                    let (account, tokens) = authorize_revocation(
-                        storage,
-                        "unrevoke_subaccount",
-                        &p.pubkey,
-                        p.unrevoke.as_slice(),
-                        p.timestamp,
-                        &p.auth,
-                        now,
-                        true,
-                    )?;
-                    same_owner(&account, owner)?;
-                    (tokens, p.timestamp)
-                }
+                (Request::UnrevokeSubaccount(p), false) => (
+                    "unrevoke_subaccount",
+                    p.pubkey,
+                    p.unrevoke,
+                    p.timestamp,
+                    p.auth,
+                ),
                 _ => return Err(refused("the request does not match the revocation")),
             };
+            let (account, tokens) = authorize_revocation(
+                storage,
+                method,
+                &pubkey,
+                texts.as_slice(),
+                timestamp,
+                &auth,
+                now,
+                true,
+            )?;
+            same_owner(&account, owner)?;
             if !tokens.contains(&token) {
                 return Err(refused("the request does not name this token"));
             }

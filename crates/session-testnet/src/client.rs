@@ -129,3 +129,19 @@ pub async fn new_messenger(
         client,
     ))
 }
+
+/// Waits until `check` holds, checking every 250 ms, at most `limit`; whether it held.
+pub async fn eventually<F, Fut>(limit: std::time::Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = std::time::Instant::now();
+    while start.elapsed() < limit {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    false
+}

@@ -2,6 +2,7 @@
 
 pub mod attack_load;
 pub mod client;
+pub use client::eventually;
 pub mod hostile;
 pub mod procfs;
 pub mod program;

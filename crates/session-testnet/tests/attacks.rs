@@ -18,7 +18,7 @@ use session_node::storage::AccountQuota;
 use session_node::sync::{PULL_PATH, PUSH_PATH};
 use session_swarm::SwarmConfig;
 use session_testnet::client::{call, hashes, TestAccount};
-use session_testnet::{now_ms, NodeRunner, Testnet, TestnetConfig};
+use session_testnet::{eventually, now_ms, NodeRunner, Testnet, TestnetConfig};
 use session_wire::rpc::{RawRequest, Request, RetrieveParams, StoreParams};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -51,22 +51,6 @@ fn as_node(net: &Testnet, index: usize) -> Peers {
     )
 }
 
-/// Waits until `check` holds, at most `limit`.
-async fn eventually<F, Fut>(limit: Duration, mut check: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if check().await {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    false
-}
-
 /// A storage-RPC request from JSON.
 fn request(method: &str, params: Value) -> Request {
     Request::from_raw(RawRequest {
@@ -83,22 +67,25 @@ async fn held(
     account: &TestAccount,
     namespace: i16,
 ) -> Vec<(String, u64)> {
-    let mut params = RetrieveParams::signed(&account.keys, namespace, now_ms(), None);
-    params.max_count = Some(10_000);
-    params.max_size = Some(i64::MAX);
-    let (status, body) = call(pool, node, &Request::Retrieve(params)).await.unwrap();
-    assert_eq!(status, 200, "{body}");
-    body["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| {
+    // Page by page: a retrieve answers at most 7.8 MB (counted as the reference counts it).
+    let mut out: Vec<(String, u64)> = Vec::new();
+    loop {
+        let last = out.last().map(|(hash, _)| hash.clone());
+        let mut params = RetrieveParams::signed(&account.keys, namespace, now_ms(), last);
+        params.max_count = Some(10_000);
+        params.max_size = Some(i64::MAX);
+        let (status, body) = call(pool, node, &Request::Retrieve(params)).await.unwrap();
+        assert_eq!(status, 200, "{body}");
+        out.extend(body["messages"].as_array().unwrap().iter().map(|m| {
             (
                 m["hash"].as_str().unwrap().to_owned(),
                 m["expiration"].as_u64().unwrap(),
             )
-        })
-        .collect()
+        }));
+        if body["more"] != true {
+            return out;
+        }
+    }
 }
 
 /// The forged changes an attacking node passes on for `victim`, whose inbox holds `kept`:

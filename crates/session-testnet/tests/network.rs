@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::collections::BTreeSet;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
@@ -13,27 +13,11 @@ use session_net::ConnectionPool;
 use session_node::server::NODE_LIST_PUSH_PATH;
 use session_swarm::{NodeList, SignedNodeList};
 use session_testnet::client::{call, hashes, TestAccount};
-use session_testnet::{Testnet, TestnetConfig};
+use session_testnet::{eventually, Testnet, TestnetConfig};
 
 /// Accounts spread over the swarms: `count` accounts from seed bytes starting at `first`.
 fn accounts(first: u8, count: u8) -> Vec<TestAccount> {
     (first..first + count).map(TestAccount::from_byte).collect()
-}
-
-/// Waits until `check` holds, at most `limit`.
-async fn eventually<F, Fut>(limit: Duration, mut check: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if check().await {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    false
 }
 
 /// The inbox of `account` as node `index` holds it.

@@ -379,13 +379,7 @@ pub struct ExpireEachParams {
 impl ExpireEachParams {
     /// What the owner signs: `"expire" || ("shorten"|"extend"|"") || expiries... || hashes...`.
     pub fn signature_text(&self) -> String {
-        let mode = if self.shorten {
-            "shorten"
-        } else if self.extend {
-            "extend"
-        } else {
-            ""
-        };
+        let mode = expire_mode_text(self.shorten, self.extend);
         let expiries: String = self.expiry.iter().map(u64::to_string).collect();
         format!("expire{mode}{expiries}{}", self.messages.concat())
     }
@@ -865,6 +859,17 @@ pub struct BatchResponse {
     pub results: Vec<SubResponse>,
 }
 
+/// How an `expire` signs its mode: `"shorten"`, `"extend"` or nothing.
+fn expire_mode_text(shorten: bool, extend: bool) -> &'static str {
+    if shorten {
+        "shorten"
+    } else if extend {
+        "extend"
+    } else {
+        ""
+    }
+}
+
 /// The namespace as it appears in signed strings: empty for 0, decimal otherwise.
 pub fn namespace_signature_text(namespace: i16) -> String {
     NamespaceSelector::One(namespace).signature_text()
@@ -921,13 +926,7 @@ impl ExpireParams {
     /// What the owner signs: `"expire" || ("shorten"|"extend"|"") || expiry || hashes...`,
     /// followed by the signing timestamp in the timestamped form.
     pub fn signature_text(&self) -> String {
-        let mode = if self.shorten {
-            "shorten"
-        } else if self.extend {
-            "extend"
-        } else {
-            ""
-        };
+        let mode = expire_mode_text(self.shorten, self.extend);
         let mut text = format!("expire{mode}{}{}", self.expiry, self.messages.concat());
         if let Some(timestamp) = self.timestamp {
             text.push_str(&timestamp.to_string());
