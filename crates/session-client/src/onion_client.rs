@@ -375,9 +375,8 @@ impl OnionClient {
         if let Ok(mut paths) = self.paths.lock() {
             paths.clear();
         }
-        if let Ok(mut suspects) = self.suspects.lock() {
-            suspects.clear();
-        }
+        // Suspects stay (they expire on their own): a node found dead before the re-seed is
+        // still dead, and must not come back as a relay of the new paths.
         if let Ok(mut blamed) = self.blamed.lock() {
             blamed.clear();
         }
@@ -603,6 +602,14 @@ impl OnionClient {
             .copied()
             .filter(|n| n.address.key != guard.address.key && !suspects.contains(&n.address.key))
             .collect();
+        if candidates.len() < PATH_RELAYS - 1 {
+            // Too few unsuspected nodes (after an outage): suspects are better than no path.
+            candidates = pool
+                .iter()
+                .copied()
+                .filter(|n| n.address.key != guard.address.key)
+                .collect();
+        }
         while relays.len() < PATH_RELAYS {
             let fits = |n: &PoolNode| {
                 !relays.iter().any(|r| r.address.key == n.address.key)
@@ -644,18 +651,31 @@ impl OnionClient {
         let list = self
             .list()
             .ok_or_else(|| ClientError::Network("no node list".into()))?;
-        let mut pool: Vec<PoolNode> = list.nodes.iter().filter_map(pool_node).collect();
-        while guards.len() < GUARDS_WANTED && !pool.is_empty() {
-            let candidate = pool.swap_remove(random_index(pool.len()));
+        // Suspects are tried last (after an outage every node may be one for a while).
+        let suspects = self.suspects();
+        let (mut pool, mut suspected): (Vec<PoolNode>, Vec<PoolNode>) = list
+            .nodes
+            .iter()
+            .filter_map(pool_node)
+            .partition(|n| !suspects.contains(&n.address.key));
+        while guards.len() < GUARDS_WANTED && !(pool.is_empty() && suspected.is_empty()) {
+            let candidate = if pool.is_empty() {
+                suspected.swap_remove(random_index(suspected.len()))
+            } else {
+                pool.swap_remove(random_index(pool.len()))
+            };
             if guards
                 .iter()
                 .any(|g| g.address.key == candidate.address.key)
             {
                 continue;
             }
-            // A guard must answer a TLS handshake proving its key.
+            // A guard must answer a TLS handshake proving its key; one that does not is
+            // suspected, so that it is not chosen as a relay either.
             if self.open(candidate.address).await.is_ok() {
                 guards.push(candidate);
+            } else {
+                self.suspect(candidate.address.key);
             }
         }
         if guards.len() < GUARDS_MINIMUM {
