@@ -395,17 +395,21 @@ async fn route(
             Err(e) => ("onion", e.status, text(e.status, e.message)),
         };
     }
+    // The node-only endpoints: the signer must be the listed node the connection proved.
+    let verify_node = || {
+        verify_sender(
+            network,
+            caller.proven,
+            &parts.headers,
+            &path,
+            &body,
+            now_ms(),
+        )
+    };
     let outcome: (&'static str, Result<serde_json::Value, RpcError>) = match path.as_str() {
         STORAGE_RPC_PATH | FORWARD_PATH => {
             let forwarded_by = if path == FORWARD_PATH {
-                let verified = verify_sender(
-                    network,
-                    caller.proven,
-                    &parts.headers,
-                    &path,
-                    &body,
-                    now_ms(),
-                );
+                let verified = verify_node();
                 match verified {
                     Ok(sender) => Some(sender),
                     Err(e) => return ("forward", e.status, text(e.status, e.message)),
@@ -429,14 +433,7 @@ async fn route(
             }
         }
         PULL_PATH | PUSH_PATH => {
-            let verified = verify_sender(
-                network,
-                caller.proven,
-                &parts.headers,
-                &path,
-                &body,
-                now_ms(),
-            );
+            let verified = verify_node();
             let peer = match verified {
                 Ok(peer) => peer,
                 Err(e) => return ("sync", e.status, text(e.status, e.message)),
