@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod live;
 mod measure;
 mod suite;
 

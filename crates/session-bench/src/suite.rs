@@ -25,7 +25,7 @@ use crate::measure::{millis, quantile, Row};
 /// Any failure of a benchmark.
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
 
-const TIMEOUT: Duration = Duration::from_secs(20);
+pub const TIMEOUT: Duration = Duration::from_secs(20);
 /// A path no node serves: its 404 is the cheapest HTTPS round trip a node can answer.
 const EMPTY_PATH: &str = "/bench/empty";
 /// Payload of stored messages.
@@ -37,6 +37,10 @@ struct Plan {
     window: Duration,
     samples: usize,
     stored: u64,
+    /// How long idle live streams are watched (at least one 25 s wait and a bit).
+    idle: Duration,
+    /// Waits held at once for the memory figure.
+    waits: usize,
 }
 
 /// Runs every measurement and returns the rows.
@@ -47,6 +51,8 @@ pub async fn run(quick: bool) -> Result<Vec<Row>, Error> {
             window: Duration::from_secs(1),
             samples: 200,
             stored: 100_000,
+            idle: Duration::from_secs(30),
+            waits: 1000,
         }
     } else {
         Plan {
@@ -54,6 +60,8 @@ pub async fn run(quick: bool) -> Result<Vec<Row>, Error> {
             window: Duration::from_secs(2),
             samples: 1000,
             stored: 1_000_000,
+            idle: Duration::from_secs(80),
+            waits: 1000,
         }
     };
     let runner = session_testnet::program::self_runner()?;
@@ -72,6 +80,8 @@ pub async fn run(quick: bool) -> Result<Vec<Row>, Error> {
     rows.push(replication(&net, rtt, &plan).await?);
     eprintln!("end to end...");
     rows.push(end_to_end(&net, rtt, &plan).await?);
+    eprintln!("live delivery (about {} s)...", plan.idle.as_secs());
+    rows.extend(crate::live::delivery(&net, plan.samples / 4, plan.idle).await?);
     net.shutdown().await;
 
     eprintln!("starting a single node...");
@@ -80,9 +90,17 @@ pub async fn run(quick: bool) -> Result<Vec<Row>, Error> {
         seeds: 1,
         swarm: SwarmConfig::new(1, 1, 1)?,
         runner,
+        // Room for the memory figure's waits (100 from each loopback address).
+        waits: session_node::waits::WaitLimits {
+            max_total: plan.waits,
+            max_per_source: 100,
+            ..session_node::waits::WaitLimits::default()
+        },
         ..TestnetConfig::default()
     })
     .await?;
+    eprintln!("memory per held wait...");
+    rows.push(crate::live::memory_per_wait(&net, plan.waits).await?);
     eprintln!("store...");
     rows.push(store(&net, &plan).await?);
     eprintln!("filling the node with {} messages...", plan.stored);

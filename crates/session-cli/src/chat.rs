@@ -1,6 +1,7 @@
 //! `session chat`: a line-based interactive chat. Incoming messages are printed as they arrive
-//! (the swarm is polled in the background); each line typed is sent. Plain lines on stdout, so
-//! it works in any terminal, under tmux and over ssh.
+//! (the client library's live stream: waiting retrieves that the swarm answers as soon as a
+//! message lands, polling where a node cannot wait); each line typed is sent. Plain lines on
+//! stdout, so it works in any terminal, under tmux and over ssh.
 
 use std::io::Write as _;
 use std::process::ExitCode;
@@ -8,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use session_client::{MessageState, Messenger};
+use session_client::{LiveEvent, MessageState, Messenger};
 use session_crypto::AccountId;
 use tokio::io::AsyncBufReadExt as _;
 
@@ -33,37 +34,38 @@ pub async fn run(messenger: Messenger, peer: AccountId, poll_secs: f64) -> Resul
         }
         store.mark_read(&peer)?;
     }
+    // The fallback poll interval (nodes that cannot wait, and after a failure), and how often
+    // messages that failed to send are tried again.
     let interval = Duration::from_secs_f64(poll_secs.clamp(0.2, 3600.0));
-    // Set when a poll or a send found the network gone; cleared (and said) when a poll works.
+    // Set when the stream or a send found the network gone; cleared (and said) when it answers.
     let offline = Arc::new(AtomicBool::new(false));
     let poller = {
         let (messenger, peer, offline) = (messenger.clone(), peer, offline.clone());
         tokio::spawn(async move {
+            let mut incoming = messenger.incoming().with_poll_interval(interval);
+            let mut retry = tokio::time::interval(interval);
+            retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
-                match messenger.sync().await {
-                    Ok(report) => {
-                        if offline.swap(false, Ordering::SeqCst) {
-                            say("(the network is back)");
+                tokio::select! {
+                    event = incoming.next() => match event {
+                        LiveEvent::Received(messages) => {
+                            back_online(&offline);
+                            show_incoming(&messenger, &peer, messages);
+                            resend_failed(&messenger, &offline).await;
                         }
-                        for message in report.new {
-                            if message.peer == peer {
-                                let store = messenger.store();
-                                say(&format_message(&store, &message));
-                                let _ = store.mark_read(&peer);
-                            } else {
-                                let from = peer_label(&messenger.store(), &message.peer);
-                                say(&format!("(new message from {from}; see `session inbox`)"));
+                        LiveEvent::Online => {
+                            back_online(&offline);
+                            resend_failed(&messenger, &offline).await;
+                        }
+                        LiveEvent::Offline(reason) => {
+                            tracing::debug!(%reason, "the live stream lost the network");
+                            if !offline.swap(true, Ordering::SeqCst) {
+                                say("(cannot reach the network; still trying. Messages you type are saved and sent when it is back)");
                             }
                         }
-                        resend_failed(&messenger).await;
-                    }
-                    Err(e) if !offline.swap(true, Ordering::SeqCst) => {
-                        tracing::debug!(error = %e, "a poll failed");
-                        say("(cannot reach the network; still trying. Messages you type are saved and sent when it is back)");
-                    }
-                    Err(_) => {}
+                    },
+                    _ = retry.tick() => resend_failed(&messenger, &offline).await,
                 }
-                tokio::time::sleep(interval).await;
             }
         })
     };
@@ -91,8 +93,34 @@ pub async fn run(messenger: Messenger, peer: AccountId, poll_secs: f64) -> Resul
     Ok(ExitCode::SUCCESS)
 }
 
+/// Prints incoming messages: those of this conversation in full (and marks them read), others
+/// as a notice.
+fn show_incoming(
+    messenger: &Messenger,
+    peer: &AccountId,
+    messages: Vec<session_client::StoredMessage>,
+) {
+    for message in messages {
+        if message.peer == *peer {
+            let store = messenger.store();
+            say(&format_message(&store, &message));
+            let _ = store.mark_read(peer);
+        } else {
+            let from = peer_label(&messenger.store(), &message.peer);
+            say(&format!("(new message from {from}; see `session inbox`)"));
+        }
+    }
+}
+
+/// Says that the network is back, if it was said to be gone.
+fn back_online(offline: &AtomicBool) {
+    if offline.swap(false, Ordering::SeqCst) {
+        say("(the network is back)");
+    }
+}
+
 /// Sends again the messages that failed (never those still being sent by the input loop).
-async fn resend_failed(messenger: &Messenger) {
+async fn resend_failed(messenger: &Messenger, offline: &AtomicBool) {
     let failed: Vec<i64> = match messenger.store().unsent() {
         Ok(unsent) => unsent
             .into_iter()
@@ -104,6 +132,7 @@ async fn resend_failed(messenger: &Messenger) {
     for id in failed {
         match messenger.retry(id).await {
             Ok(delivery) if matches!(delivery.message.state, MessageState::Stored { .. }) => {
+                back_online(offline);
                 let store = messenger.store();
                 say(&format!(
                     "(sent now) {}",

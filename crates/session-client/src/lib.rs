@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod account;
+mod live;
 mod messenger;
 mod network_file;
 mod onion_client;
@@ -8,6 +9,7 @@ mod profile;
 mod store;
 
 pub use account::{AccountError, AccountFile, KdfParams};
+pub use live::{Incoming, LiveEvent, DEFAULT_POLL_INTERVAL};
 pub use messenger::{
     file_unsent, max_text_bytes, Delivery, Messenger, MessengerError, SyncReport, DEFAULT_TTL_MS,
     INBOX_NAMESPACE,

@@ -66,6 +66,9 @@ pub struct SyncReport {
     pub routes: Vec<Route>,
     /// How long the sync took.
     pub elapsed: Duration,
+    /// Whether the node asked held the request ([`Messenger::sync_waiting`] only): a node
+    /// that cannot wait (the reference) answers at once without saying so.
+    pub node_waits: bool,
 }
 
 /// One account's messenger.
@@ -199,9 +202,22 @@ impl Messenger {
     /// (members may hold messages in different orders), and messages are deduplicated by their
     /// swarm hash, so nothing is delivered twice, across restarts too.
     pub async fn sync(&self) -> Result<SyncReport, MessengerError> {
+        self.fetch(None).await
+    }
+
+    /// [`sync`](Self::sync) that asks the node to hold the first page up to `wait_ms` until a
+    /// message arrives (a waiting retrieve); [`SyncReport::node_waits`] tells whether it did.
+    /// The building block of [`Messenger::incoming`].
+    pub async fn sync_waiting(&self, wait_ms: u64) -> Result<SyncReport, MessengerError> {
+        self.fetch(Some(wait_ms)).await
+    }
+
+    async fn fetch(&self, wait_ms: Option<u64>) -> Result<SyncReport, MessengerError> {
         let started = Instant::now();
         let mut report = SyncReport::default();
-        for _ in 0..MAX_PAGES {
+        for page_index in 0..MAX_PAGES {
+            // Only the first page waits: later ones fetch what is already there.
+            let wait_ms = wait_ms.filter(|_| page_index == 0);
             let routed = self
                 .client
                 .request_routed(&self.keys.account_id(), |now, node| {
@@ -210,16 +226,19 @@ impl Messenger {
                         .last_hash(&node.to_string(), INBOX_NAMESPACE)
                         .ok()
                         .flatten();
-                    Request::Retrieve(RetrieveParams::signed(
-                        &self.keys,
-                        INBOX_NAMESPACE,
-                        now,
-                        last_hash,
-                    ))
+                    let params =
+                        RetrieveParams::signed(&self.keys, INBOX_NAMESPACE, now, last_hash);
+                    Request::Retrieve(match wait_ms {
+                        Some(ms) => params.waiting(ms),
+                        None => params,
+                    })
                 })
                 .await?;
             let page: RetrieveResponse = serde_json::from_value(routed.body)
                 .map_err(|e| MessengerError::BadAnswer(e.to_string()))?;
+            if wait_ms.is_some() {
+                report.node_waits = page.wait_ms.is_some();
+            }
             let mut decoded = Vec::with_capacity(page.messages.len());
             for message in &page.messages {
                 let text = STANDARD

@@ -10,7 +10,7 @@ use serde_json::Value;
 use session_crypto::{AccountId, Ed25519PublicKey, HopCipher, OsRng};
 use session_net::{Connection, ConnectionPool, NetError, NodeAddress};
 use session_swarm::{NodeList, NodeListError, SignedNodeList, MAX_FIRST_LIST_AGE_MS};
-use session_wire::onion::{build_onion, open_reply, Hop};
+use session_wire::onion::{build_onion, client_wait_timeout_ms, open_reply, Hop};
 use session_wire::rpc::Request;
 
 /// Path of onion requests on a node.
@@ -457,9 +457,17 @@ impl OnionClient {
         let onion = build_onion(&hops, &request.to_json(), self.config.cipher, &mut OsRng)
             .map_err(|e| e.to_string())?;
         let guard = path.relays.first().ok_or("empty path")?.address;
+        // A waiting retrieve may be held: the client waits longer than every relay does.
+        let timeout = match request {
+            Request::Retrieve(p) if p.wait_ms.is_some() => self
+                .config
+                .timeout
+                .max(Duration::from_millis(client_wait_timeout_ms())),
+            _ => self.config.timeout,
+        };
         let response = match self
             .guard_connections
-            .post(guard, ONION_PATH, &[], onion.body, self.config.timeout)
+            .post(guard, ONION_PATH, &[], onion.body, timeout)
             .await
         {
             Ok(response) => response,

@@ -87,6 +87,9 @@ pub struct NodeConfig {
     /// the request), for privacy tests. Off by default; never enable it on a real node.
     #[serde(default)]
     pub observe_privacy: bool,
+    /// Caps of waiting retrieves (`[waits]`: `max_wait_ms`, `max_total`, `max_per_source`).
+    #[serde(default)]
+    pub waits: crate::waits::WaitLimits,
 }
 
 /// A node that serves the signed node list.
@@ -188,6 +191,7 @@ impl NodeConfig {
             list_poll_secs: default_list_poll(),
             sync_interval_ms: default_sync_interval(),
             observe_privacy: false,
+            waits: crate::waits::WaitLimits::default(),
         }
     }
 
@@ -291,6 +295,18 @@ impl NodeConfig {
         }
         if !(50..=600_000).contains(&self.sync_interval_ms) {
             return bad("sync_interval_ms", "must be 50 to 600000");
+        }
+        if self.waits.max_wait_ms > session_wire::rpc::MAX_WAIT_MS {
+            return bad(
+                "waits.max_wait_ms",
+                "must be at most 25000 (relays hold a request only that long)",
+            );
+        }
+        if self.waits.max_total > self.node_connections {
+            return bad(
+                "waits.max_total",
+                "must not exceed node_connections (a relayed wait holds a node connection)",
+            );
         }
         Ok(())
     }

@@ -5,7 +5,9 @@
 use std::sync::Arc;
 
 use serde_json::{json, Value};
-use session_wire::rpc::{BatchParams, IfElseParams, RawRequest, Request, MAX_SUBREQUESTS};
+use session_wire::rpc::{
+    BatchParams, IfElseParams, RawRequest, Request, RetrieveParams, MAX_SUBREQUESTS,
+};
 
 use crate::auth::AccountKey;
 use crate::error::{Refusal, RpcError};
@@ -15,6 +17,7 @@ use crate::rpc::{
     account_of, is_replicated, RpcContext, RpcResult, CHAIN_HEIGHT, HARD_FORK, VERSION,
 };
 use crate::server::now_ms;
+use crate::waits::WaitSource;
 use session_crypto::Ed25519PublicKey;
 
 /// Path peers forward replicated writes to.
@@ -43,6 +46,55 @@ impl Executor {
             Request::IfElse(p) => self.if_else(*p, forwarded).await,
             single => self.single(single, forwarded).await,
         }
+    }
+
+    /// Runs a client request that came from `source`: a `retrieve` with `wait_ms` is held
+    /// until a message arrives (see [`crate::waits`]); anything else runs as
+    /// [`execute`](Self::execute). Only a top-level retrieve waits (in a batch it answers at
+    /// once).
+    pub async fn execute_from(&self, request: Request, source: WaitSource) -> RpcResult {
+        match request {
+            Request::Retrieve(p) if p.wait_ms.is_some_and(|ms| ms > 0) => {
+                self.retrieve_waiting(p, source).await
+            }
+            other => self.execute(other, false).await,
+        }
+    }
+
+    /// A waiting retrieve: the slot is taken before the first look, so a store that lands in
+    /// between still wakes it; the second look uses the first one's time, so a signature
+    /// that was fresh when the wait began stays valid (the answer's `t` is the time it leaves).
+    async fn retrieve_waiting(&self, p: RetrieveParams, source: WaitSource) -> RpcResult {
+        let account = AccountKey::parse(&p.pubkey)?;
+        if let Route::Elsewhere(body) = self.network.route(&account.key()) {
+            return Err(RpcError::new(421, body.to_string()));
+        }
+        let waits = self.rpc.storage.waits();
+        let wait_ms = p.wait_ms.unwrap_or(0).min(waits.limits().max_wait_ms);
+        let mut held = waits.hold(&account.0, p.namespace.unwrap_or(0), source)?;
+        let now = now_ms();
+        let look = || {
+            let (rpc, request) = (self.rpc.clone(), Request::Retrieve(p.clone()));
+            crate::blocking::run(move || rpc.handle(request, now))
+        };
+        let mut body = look().await??;
+        let empty = |body: &Value| {
+            body.get("messages")
+                .and_then(Value::as_array)
+                .is_none_or(Vec::is_empty)
+        };
+        if empty(&body) {
+            let wait = std::time::Duration::from_millis(wait_ms);
+            if tokio::time::timeout(wait, held.woken()).await.is_ok() {
+                body = look().await??;
+            }
+        }
+        drop(held);
+        if let Some(object) = body.as_object_mut() {
+            object.insert("wait_ms".into(), wait_ms.into());
+            object.insert("t".into(), now_ms().into());
+        }
+        Ok(body)
     }
 
     /// Runs a write a swarm peer forwarded (replication): only a single write, and only from a

@@ -19,6 +19,7 @@ pub mod rpc;
 pub mod server;
 pub mod storage;
 pub mod sync;
+pub mod waits;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -111,7 +112,8 @@ impl RunningNode {
                 config.storage_cap_bytes(),
                 config.durability,
             )?
-            .with_quota(config.account_quota),
+            .with_quota(config.account_quota)
+            .with_wait_limits(config.waits),
         );
         let listener = match bound {
             Some(listener) => listener
@@ -269,6 +271,8 @@ impl RunningNode {
     /// Stops accepting, lets in-flight requests finish (up to 10 s), and stops every task.
     pub async fn shutdown(self) {
         let _ = self.shutdown.send(true);
+        // Held waits answer now, so their connections can close within the drain.
+        self.storage.waits().close();
         for task in self.tasks {
             let _ = task.await;
         }

@@ -14,12 +14,13 @@ use std::sync::{Arc, Mutex};
 use http::HeaderMap;
 use session_crypto::{Ed25519PublicKey, HopKey, OsRng};
 use session_net::{NetError, NodeAddress};
-use session_wire::onion::{seal_reply, OnionReply, MAX_HOPS};
+use session_wire::onion::{relay_timeout_ms, seal_reply, OnionReply, MAX_HOPS};
 use session_wire::rpc::Request;
 use session_wire::{encode_frame, parse_frame, LayerRoute, ReplyFormat};
 
 use crate::error::RpcError;
 use crate::executor::Executor;
+use crate::waits::WaitSource;
 
 /// Path of onion requests.
 pub const ONION_PATH: &str = "/onion_req/v2";
@@ -152,7 +153,7 @@ pub async fn handle(
         .map_err(|e| RpcError::bad_request(format!("invalid onion layer: {e}")))?
     {
         LayerRoute::Deliver(format) => {
-            deliver(executor, observer, peer, &key, format, inner.blob, charge).await
+            deliver(executor, observer, origin, &key, format, inner.blob, charge).await
         }
         LayerRoute::Relay {
             destination,
@@ -201,6 +202,9 @@ pub async fn handle(
                     ONION_PATH,
                     &[(HOPS_HEADER, (hops + 1).to_string())],
                     relayed,
+                    // Every relay holds on as long as a waiting retrieve may take (it cannot
+                    // tell one from any other request), a step longer than the next hop.
+                    std::time::Duration::from_millis(relay_timeout_ms(hops)),
                 )
                 .await
             {
@@ -227,7 +231,7 @@ pub async fn handle(
 async fn deliver(
     executor: &Executor,
     observer: &Observer,
-    peer: SocketAddr,
+    origin: Origin,
     key: &HopKey,
     format: ReplyFormat,
     payload: &[u8],
@@ -241,12 +245,16 @@ async fn deliver(
         Ok(request) => {
             let account = crate::rpc::account_of(&request).map(str::to_owned);
             observer.record(Observation {
-                peer,
+                peer: origin.peer,
                 next_hop: None,
                 saw_request: true,
                 account,
             });
-            executor.execute(request, false).await
+            let source = match origin.previous {
+                Some(node) => WaitSource::Relay(node),
+                None => WaitSource::Client(origin.peer.ip()),
+            };
+            executor.execute_from(request, source).await
         }
         Err(e) => Err(RpcError::bad_request(e.to_string())),
     };

@@ -82,17 +82,17 @@ impl Peers {
     }
 
     /// Posts without signing (onion relaying: the mutual-TLS connection already tells the
-    /// next hop which node relays, at no cost per request), over the same pool.
+    /// next hop which node relays, at no cost per request), over the same pool, waiting up to
+    /// `timeout` (longer than the next hop's own: it may hold a waiting retrieve).
     pub async fn relay(
         &self,
         node: NodeAddress,
         path: &str,
         headers: &[(&str, String)],
         body: Vec<u8>,
+        timeout: Duration,
     ) -> Result<Response, NetError> {
-        self.pool
-            .post(node, path, headers, body, PEER_TIMEOUT)
-            .await
+        self.pool.post(node, path, headers, body, timeout).await
     }
 }
 

@@ -237,6 +237,14 @@ impl Budget {
         }
     }
 
+    /// Whom a waiting retrieve of this request is counted against.
+    fn wait_source(self) -> crate::waits::WaitSource {
+        match self {
+            Self::Client(ip) => crate::waits::WaitSource::Client(ip),
+            Self::Relay(key) | Self::Node(key) => crate::waits::WaitSource::Relay(key),
+        }
+    }
+
     /// Takes `count` tokens; false (and counted) when the budget is spent.
     fn take(self, service: &Service, count: usize) -> bool {
         if count == 0 {
@@ -425,7 +433,7 @@ async fn route(
                     let method = parsed.method();
                     let result = match forwarded_by {
                         Some(sender) => executor.execute_forwarded(parsed, &sender).await,
-                        None => executor.execute(parsed, false).await,
+                        None => executor.execute_from(parsed, budget.wait_source()).await,
                     };
                     (method, result)
                 }

@@ -221,6 +221,8 @@ pub struct Storage {
     quota: AccountQuota,
     count: AtomicU64,
     bytes: AtomicU64,
+    /// Waiting retrieves, woken by every committed store.
+    waits: crate::waits::Waits,
 }
 
 const SCHEMA: &str = "
@@ -373,7 +375,19 @@ impl Storage {
             quota: AccountQuota::default(),
             count: AtomicU64::new(u64::try_from(count).unwrap_or(0)),
             bytes: AtomicU64::new(u64::try_from(bytes).unwrap_or(0)),
+            waits: crate::waits::Waits::new(crate::waits::WaitLimits::default()),
         })
+    }
+
+    /// Sets the caps of waiting retrieves (the default is [`WaitLimits::default`](crate::waits::WaitLimits)).
+    pub fn with_wait_limits(mut self, limits: crate::waits::WaitLimits) -> Self {
+        self.waits = crate::waits::Waits::new(limits);
+        self
+    }
+
+    /// The waiting retrieves held on this database.
+    pub fn waits(&self) -> &crate::waits::Waits {
+        &self.waits
     }
 
     /// Sets what others may deposit into one account (the default is [`AccountQuota::default`]).
@@ -532,6 +546,10 @@ impl Storage {
             self.forget(changes.2, changes.3);
         }
         for (store, result) in batch.iter().zip(results) {
+            if matches!(result, Ok(StoreOutcome::Stored)) {
+                self.waits
+                    .wake(&store.message.owner, store.message.namespace);
+            }
             if let Ok(mut slot) = store.outcome.lock() {
                 *slot = Some(result);
             }

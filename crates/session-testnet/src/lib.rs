@@ -99,6 +99,8 @@ pub struct TestnetConfig {
     /// per-IP rate limit) so that load tests measure the network, not the limit; attack tests
     /// set [`AccountQuota::default`], what real nodes use.
     pub account_quota: AccountQuota,
+    /// Caps of waiting retrieves on every node (the nodes' defaults unless a test lowers them).
+    pub waits: session_node::waits::WaitLimits,
 }
 
 impl Default for TestnetConfig {
@@ -119,6 +121,7 @@ impl Default for TestnetConfig {
                 deposits_per_second: 1_000_000.0,
                 deposit_burst: 1_000_000.0,
             },
+            waits: session_node::waits::WaitLimits::default(),
         }
     }
 }
@@ -450,6 +453,7 @@ impl Testnet {
             limit.burst = 1_000_000.0;
         }
         config.account_quota = self.config.account_quota;
+        config.waits = self.config.waits;
         config.sweep_interval_secs = 1;
         config.registry_key = Some(self.registry.ed25519_public().to_string());
         config.seed_nodes = self

@@ -17,6 +17,21 @@ use crate::frame::{encode_frame, LayerRoute, ReplyFormat};
 /// Most hops an onion request may take.
 pub const MAX_HOPS: usize = 15;
 
+/// Milliseconds a relay that has taken `hops_taken` hops before it waits for the next hop:
+/// the longest hold of a waiting retrieve ([`MAX_WAIT_MS`](crate::rpc::MAX_WAIT_MS)), 10 s for
+/// the work and the transfer, and 250 ms for each hop still possible ahead, so that every
+/// relay waits longer than the hop it relays to and no hop gives up before the destination.
+pub fn relay_timeout_ms(hops_taken: usize) -> u64 {
+    let ahead = MAX_HOPS.saturating_sub(hops_taken) as u64;
+    crate::rpc::MAX_WAIT_MS + 10_000 + ahead * 250
+}
+
+/// Milliseconds a client waits for the answer to a waiting retrieve: longer than its guard
+/// (the first relay, [`relay_timeout_ms`]`(0)`), so that the client gives up last.
+pub fn client_wait_timeout_ms() -> u64 {
+    relay_timeout_ms(0) + 2_000
+}
+
 /// A node on an onion path: its identity (to be named by the previous hop) and its X25519 key
 /// (to encrypt its layer).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -239,5 +254,19 @@ mod test {
             &mut rand_chacha::ChaCha20Rng::seed_from_u64(1)
         )
         .is_err());
+    }
+}
+
+#[cfg(test)]
+mod timeout_tests {
+    use super::*;
+
+    #[test]
+    fn every_hop_waits_longer_than_the_next_and_the_destination() {
+        assert!(relay_timeout_ms(MAX_HOPS) > crate::rpc::MAX_WAIT_MS);
+        for hops in 0..MAX_HOPS {
+            assert!(relay_timeout_ms(hops) > relay_timeout_ms(hops + 1));
+        }
+        assert!(client_wait_timeout_ms() > relay_timeout_ms(0));
     }
 }

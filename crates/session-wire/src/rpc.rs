@@ -249,6 +249,9 @@ pub struct StoreParams {
     pub auth: Auth,
 }
 
+/// Longest a node holds a waiting retrieve (`wait_ms`), in milliseconds (ours).
+pub const MAX_WAIT_MS: u64 = 25_000;
+
 /// Parameters of `retrieve`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RetrieveParams {
@@ -270,6 +273,12 @@ pub struct RetrieveParams {
     /// Newest messages first (and, with `last_hash`, those stored before it).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub reverse_direction: bool,
+    /// Ours: when nothing newer than `last_hash` is held, hold the request up to this many
+    /// milliseconds (the node caps it) and answer as soon as a message arrives. A node that
+    /// waits says so with `wait_ms` in its answer; the reference ignores the field and answers
+    /// at once. Not signed: it changes when the answer comes, not what it may contain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_ms: Option<u64>,
     /// Signature timestamp in Unix milliseconds.
     #[serde(
         default,
@@ -715,6 +724,10 @@ pub struct RetrieveResponse {
     pub messages: Vec<RetrievedMessage>,
     /// Whether more messages remain after the last one returned.
     pub more: bool,
+    /// Ours: how long a node that waits would have held this retrieve (absent from the
+    /// reference's answers, and when no wait was asked).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_ms: Option<u64>,
     /// Node time.
     #[serde(flatten)]
     pub time: NodeTime,
@@ -1005,8 +1018,16 @@ impl RetrieveParams {
             max_count: None,
             max_size: None,
             reverse_direction: false,
+            wait_ms: None,
             timestamp: Some(timestamp),
             auth: Auth::signed_by(keys, text.as_bytes()),
         }
+    }
+
+    /// The same retrieve, held up to `wait_ms` by a node that waits (see
+    /// [`RetrieveParams::wait_ms`]).
+    pub fn waiting(mut self, wait_ms: u64) -> Self {
+        self.wait_ms = Some(wait_ms);
+        self
     }
 }
