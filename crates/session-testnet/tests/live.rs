@@ -153,8 +153,9 @@ async fn a_relay_killed_during_a_wait_loses_no_message() {
     alice.send(&bob_id, "after the kill").await.unwrap();
     let second = next_message(&mut received).await;
     assert_eq!(second.0, "after the kill");
-    // Well before the held wait (25 s) would have ended on its own: the stream re-subscribed
-    // when its path broke.
+    // Well before the held wait (25 s) would have ended on its own, and before the client's
+    // timeout of a held retrieve (about 41 s): the stream re-subscribed when its path broke
+    // (the retrieve held across the kill, retried on another path, or a later one).
     assert!(
         sent.elapsed() < Duration::from_secs(15),
         "{:?}",
@@ -162,6 +163,15 @@ async fn a_relay_killed_during_a_wait_loses_no_message() {
     );
     assert!(second.1 > retrieves_before, "a new retrieve was sent");
     listener.abort();
+    // Each message filed once.
+    let texts: Vec<String> = bob
+        .store()
+        .history(&alice.account_id(), 10)
+        .unwrap()
+        .into_iter()
+        .map(|m| m.text)
+        .collect();
+    assert_eq!(texts, ["before the kill", "after the kill"]);
     net.shutdown().await;
 }
 
