@@ -80,6 +80,9 @@ pub async fn run(messenger: Messenger, peer: AccountId, poll_secs: f64) -> Resul
         }
         match messenger.send(&peer, text).await {
             Ok(delivery) => {
+                if matches!(delivery.message.state, MessageState::Stored { .. }) {
+                    back_online(&offline);
+                }
                 say(&format_message(&messenger.store(), &delivery.message));
                 if matches!(delivery.message.state, MessageState::Failed { .. }) {
                     offline.store(true, Ordering::SeqCst);

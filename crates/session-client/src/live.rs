@@ -87,8 +87,10 @@ impl Incoming {
                 return event;
             }
             if self.task.is_none() {
-                let (messenger, wait_ms, pause) =
-                    (self.messenger.clone(), self.wait_ms, self.pause.take());
+                // While offline, plain polls probe the network: a wait that a node took would
+                // say `Online` only when it ends, up to a hold later.
+                let wait_ms = self.wait_ms.filter(|_| !self.offline);
+                let (messenger, pause) = (self.messenger.clone(), self.pause.take());
                 self.retrieves += 1;
                 self.task = Some(tokio::spawn(async move {
                     if let Some(pause) = pause {
@@ -118,14 +120,15 @@ impl Incoming {
     fn settle(&mut self, outcome: Result<SyncReport, MessengerError>) {
         match outcome {
             Ok(report) => {
+                // A node that held the retrieve is asked again at once; one that answered at
+                // once without waiting (or a polling stream) after the poll interval. The
+                // probe that ends an offline spell is followed by a wait at once.
+                let waited = self.wait_ms.is_some() && (report.node_waits || self.offline);
+                self.pause = (!waited).then_some(self.poll_interval);
                 if self.offline {
                     self.offline = false;
                     self.events.push_back(LiveEvent::Online);
                 }
-                // A node that held the retrieve is asked again at once; one that answered at
-                // once without waiting (or a polling stream) after the poll interval.
-                let waited = self.wait_ms.is_some() && report.node_waits;
-                self.pause = (!waited).then_some(self.poll_interval);
                 if !report.new.is_empty() {
                     self.events.push_back(LiveEvent::Received(report.new));
                 }
