@@ -87,6 +87,9 @@ pub struct NodeConfig {
     /// the request), for privacy tests. Off by default; never enable it on a real node.
     #[serde(default)]
     pub observe_privacy: bool,
+    /// Log line format on stderr: `text` (for people) or `json` (one object a line).
+    #[serde(default)]
+    pub log_format: LogFormat,
 }
 
 /// A node that serves the signed node list.
@@ -188,6 +191,7 @@ impl NodeConfig {
             list_poll_secs: default_list_poll(),
             sync_interval_ms: default_sync_interval(),
             observe_privacy: false,
+            log_format: LogFormat::default(),
         }
     }
 
@@ -308,4 +312,15 @@ impl NodeConfig {
     pub fn storage_cap_bytes(&self) -> u64 {
         self.storage_cap_mb.saturating_mul(1024 * 1024)
     }
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object a line (tracing-subscriber's JSON formatter), for log collectors.
+    Json,
 }
