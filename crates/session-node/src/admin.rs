@@ -6,7 +6,6 @@
 //! addresses, counts, sizes and times.
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -17,6 +16,7 @@ use session_crypto::Ed25519PublicKey;
 use session_net::NodeAddress;
 use tokio::sync::watch;
 
+use crate::metrics::write_gauge;
 use crate::network::Network;
 use crate::peer::Peers;
 use crate::server::{now_ms, Service};
@@ -228,44 +228,22 @@ impl Admin {
             ),
         ];
         for (name, help, value) in gauges {
-            let _ = writeln!(out, "# HELP {name} {help}");
-            let _ = writeln!(out, "# TYPE {name} gauge");
-            let _ = writeln!(out, "{name} {value}");
+            write_gauge(&mut out, name, help, "", value);
         }
-        let _ = writeln!(
-            out,
-            "# HELP session_node_build_info The node's version (the value is always 1)."
-        );
-        let _ = writeln!(out, "# TYPE session_node_build_info gauge");
-        let _ = writeln!(
-            out,
-            "session_node_build_info{{version=\"{}\"}} 1",
-            status.version
+        write_gauge(
+            &mut out,
+            "session_node_build_info",
+            "The node's version (the value is always 1).",
+            &format!("{{version=\"{}\"}}", status.version),
+            1,
         );
         out
     }
 
-    /// Notes the time of every node list adopted after start, until shutdown.
-    pub async fn watch_list(
-        self: Arc<Self>,
-        network: Arc<Network>,
-        mut shutdown: watch::Receiver<bool>,
-    ) {
-        let mut changes = network.subscribe();
-        loop {
-            tokio::select! {
-                changed = changes.changed() => {
-                    if changed.is_err() { return; }
-                    self.list_adopted_ms.store(now_ms(), Ordering::Relaxed);
-                }
-                _ = shutdown.changed() => return,
-            }
-        }
-    }
-
-    /// Every [`PROBE_INTERVAL`], asks each swarm peer for the first change after this node's
-    /// pull cursor (the pull endpoint, one change, nothing applied): an answer means reachable,
-    /// an empty page means caught up.
+    /// Every [`PROBE_INTERVAL`], and at once when a new node list is adopted (whose time it
+    /// notes), asks each swarm peer for the first change after this node's pull cursor (the
+    /// pull endpoint, one change, nothing applied): an answer means reachable, an empty page
+    /// means caught up.
     pub async fn probe(
         self: Arc<Self>,
         storage: Arc<Storage>,
@@ -273,8 +251,17 @@ impl Admin {
         peers: Arc<Peers>,
         mut shutdown: watch::Receiver<bool>,
     ) {
+        let mut changes = network.subscribe();
         let mut ticker = crate::periodic(PROBE_INTERVAL);
-        while crate::next_tick(&mut ticker, &mut shutdown).await {
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => {}
+                changed = changes.changed() => {
+                    if changed.is_err() { return; }
+                    self.list_adopted_ms.store(now_ms(), Ordering::Relaxed);
+                }
+                _ = shutdown.changed() => return,
+            }
             for peer in network.swarm_peers() {
                 let health = self.probe_one(&storage, &network, &peers, peer).await;
                 if let Ok(mut all) = self.peers.lock() {

@@ -226,9 +226,6 @@ impl RunningNode {
             peers.clone(),
             shutdown_rx.clone(),
         )));
-        tasks.push(tokio::spawn(
-            admin.watch_list(network.clone(), shutdown_rx.clone()),
-        ));
         let seeds: Sources = Arc::new(RwLock::new(list_source::seed_sources(
             &config.seed_nodes,
             public_key,

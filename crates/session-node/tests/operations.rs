@@ -401,3 +401,95 @@ fn status_of_a_node_that_is_not_there_fails_clearly() {
         stderr(&output)
     );
 }
+
+/// Polls `/status` until `done` holds (or fails after `limit`); returns the last answer.
+async fn status_until(
+    metrics: SocketAddr,
+    limit: Duration,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = Instant::now() + limit;
+    loop {
+        let status: Value = serde_json::from_str(&get(metrics, "/status").1).unwrap();
+        if done(&status) {
+            return status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "status never got there: {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+// The nodes run in this runtime and the test's GETs block: more than one worker.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn readiness_and_the_swarm_probe_follow_the_node_list_and_the_peers() {
+    let registry = session_crypto::Ed25519Seed::from_bytes([9; 32]).key_pair();
+    let with_registry = |c: &mut session_node::NodeConfig| {
+        c.registry_key = Some(registry.ed25519_public().to_string());
+    };
+    let a = TestNode::start_with(with_registry).await;
+    let b = TestNode::start_with(with_registry).await;
+    let (a_metrics, b_metrics) = (a.node.metrics_addr.unwrap(), b.node.metrics_addr.unwrap());
+    let (status, text) = get(a_metrics, "/healthz");
+    assert_eq!(
+        (status, text.as_str()),
+        (
+            503,
+            "not ready: waiting for a node list from the seed nodes\n"
+        )
+    );
+
+    let entry = |node: &TestNode, metrics: SocketAddr| {
+        let status: Value = serde_json::from_str(&get(metrics, "/status").1).unwrap();
+        session_swarm::NodeEntry {
+            pubkey_ed25519: node.node.public_key.to_string(),
+            pubkey_x25519: status["pubkey_x25519"].as_str().unwrap().to_owned(),
+            https: node.node.https_addr,
+        }
+    };
+    let nodes = vec![entry(&a, a_metrics), entry(&b, b_metrics)];
+    let list = session_swarm::NodeList {
+        version: 1,
+        issued_ms: now_ms(),
+        swarms: vec![session_swarm::SwarmEntry {
+            id: 0,
+            members: nodes.iter().map(|n| n.pubkey_ed25519.clone()).collect(),
+        }],
+        nodes,
+    };
+    let signed = list.sign(&registry);
+    a.node.network().accept(signed.clone()).unwrap();
+    b.node.network().accept(signed).unwrap();
+
+    // A new list is probed at once: the peer answers and nothing is pending.
+    let status = status_until(a_metrics, TIMEOUT, |s| s["peers_reachable"] == 1).await;
+    assert_eq!(status["ready"], true, "{status}");
+    assert_eq!(status["swarm_id"], 0, "{status}");
+    assert_eq!(status["swarm_peers"], 1, "{status}");
+    assert_eq!(status["list_version"], 1, "{status}");
+    assert!(status["list_adopted_ms"].as_u64().unwrap() > 0, "{status}");
+    assert_eq!(status["replication_lag_secs"], 0, "{status}");
+    assert_eq!(get(a_metrics, "/healthz"), (200, "ready\n".to_owned()));
+    let metrics = get(a_metrics, "/metrics").1;
+    assert!(
+        metrics.contains("\nsession_node_swarm_peers 1\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("\nsession_node_swarm_peers_unreachable 0\n"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("\nsession_node_ready 1\n"), "{metrics}");
+
+    // The peer goes away: the next probe (every 15 s) counts it unreachable.
+    b.node.shutdown().await;
+    let limit = session_node::admin::PROBE_INTERVAL + TIMEOUT;
+    status_until(a_metrics, limit, |s| s["peers_reachable"] == 0).await;
+    let metrics = get(a_metrics, "/metrics").1;
+    assert!(
+        metrics.contains("\nsession_node_swarm_peers_unreachable 1\n"),
+        "{metrics}"
+    );
+}
