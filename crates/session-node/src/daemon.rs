@@ -4,6 +4,7 @@
 //! this; test networks run the same code in child processes.
 
 use std::ffi::OsString;
+use std::io::IsTerminal as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -123,6 +124,7 @@ fn init_logging(config: &NodeConfig) -> FilterHandle {
     let (filter, reload_handle) = reload::Layer::new(filter);
     let format = match config.log_format {
         LogFormat::Text => tracing_subscriber::fmt::layer()
+            .with_ansi(std::io::stderr().is_terminal())
             .with_writer(std::io::stderr)
             .boxed(),
         LogFormat::Json => tracing_subscriber::fmt::layer()
