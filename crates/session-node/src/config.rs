@@ -90,6 +90,9 @@ pub struct NodeConfig {
     /// Caps of waiting retrieves (`[waits]`: `max_wait_ms`, `max_total`, `max_per_source`).
     #[serde(default)]
     pub waits: crate::waits::WaitLimits,
+    /// Log line format on stderr: `text` (for people) or `json` (one object a line).
+    #[serde(default)]
+    pub log_format: LogFormat,
 }
 
 /// A node that serves the signed node list.
@@ -192,6 +195,7 @@ impl NodeConfig {
             sync_interval_ms: default_sync_interval(),
             observe_privacy: false,
             waits: crate::waits::WaitLimits::default(),
+            log_format: LogFormat::default(),
         }
     }
 
@@ -324,4 +328,15 @@ impl NodeConfig {
     pub fn storage_cap_bytes(&self) -> u64 {
         self.storage_cap_mb.saturating_mul(1024 * 1024)
     }
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object a line (tracing-subscriber's JSON formatter), for log collectors.
+    Json,
 }

@@ -1,7 +1,9 @@
 #![doc = include_str!("../README.md")]
 
+pub mod admin;
 pub mod auth;
 pub mod blocking;
+pub mod commands;
 pub mod config;
 pub mod connections;
 pub mod daemon;
@@ -14,6 +16,7 @@ pub mod network;
 pub mod onion;
 pub mod peer;
 pub mod ratelimit;
+pub mod reload;
 pub mod replica;
 pub mod rpc;
 pub mod server;
@@ -22,7 +25,7 @@ pub mod sync;
 pub mod waits;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use session_crypto::Ed25519PublicKey;
@@ -35,12 +38,11 @@ use tokio_rustls::TlsAcceptor;
 pub use config::NodeConfig;
 pub use error::{NodeError, RpcError};
 
-use session_net::NodeAddress;
-
+use crate::admin::Admin;
 use crate::blocking::BlockingPool;
 use crate::connections::ConnectionLimits;
 use crate::executor::Executor;
-use crate::list_source::{NodeListSource, SeedNodeSource};
+use crate::list_source::Sources;
 use crate::metrics::Metrics;
 use crate::network::Network;
 use crate::onion::Observer;
@@ -67,6 +69,11 @@ pub struct RunningNode {
     storage: Arc<Storage>,
     network: Arc<Network>,
     observer: Arc<Observer>,
+    service: Arc<Service>,
+    peers: Arc<Peers>,
+    seeds: Sources,
+    /// The configuration in force (a reload changes its reloadable fields).
+    config: Mutex<NodeConfig>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -136,6 +143,12 @@ impl RunningNode {
             pubkey_x25519: keys.x25519_public().to_string(),
             pubkey_legacy: public_key.to_string(),
         };
+        let admin = Arc::new(Admin::new(
+            public_key,
+            keys.x25519_public().to_string(),
+            config.storage_cap_bytes(),
+            config.registry_key.is_some(),
+        ));
         let identity = Arc::new(keys);
         let network = Arc::new(Network::load(
             public_key,
@@ -190,6 +203,7 @@ impl RunningNode {
                 tasks.push(tokio::spawn(serve_metrics(
                     listener,
                     service.clone(),
+                    admin.clone(),
                     shutdown_rx.clone(),
                 )));
                 Some(bound)
@@ -208,30 +222,23 @@ impl RunningNode {
             Duration::from_millis(config.sync_interval_ms),
             shutdown_rx.clone(),
         )));
-        let sources: Vec<Box<dyn NodeListSource>> = config
-            .seed_nodes
-            .iter()
-            .filter_map(|seed| {
-                let key = Ed25519PublicKey::from_hex(&seed.pubkey_ed25519).ok()?;
-                (key != public_key).then(|| {
-                    Box::new(SeedNodeSource::new(
-                        NodeAddress {
-                            addr: seed.https,
-                            key,
-                        },
-                        peers.clone(),
-                    )) as Box<dyn NodeListSource>
-                })
-            })
-            .collect();
-        if !sources.is_empty() {
-            tasks.push(tokio::spawn(list_source::poll(
-                sources,
-                network.clone(),
-                Duration::from_secs(config.list_poll_secs),
-                shutdown_rx,
-            )));
-        }
+        tasks.push(tokio::spawn(admin.clone().probe(
+            storage.clone(),
+            network.clone(),
+            peers.clone(),
+            shutdown_rx.clone(),
+        )));
+        let seeds: Sources = Arc::new(RwLock::new(list_source::seed_sources(
+            &config.seed_nodes,
+            public_key,
+            &peers,
+        )));
+        tasks.push(tokio::spawn(list_source::poll(
+            seeds.clone(),
+            network.clone(),
+            Duration::from_secs(config.list_poll_secs),
+            shutdown_rx,
+        )));
         tracing::info!(%public_key, %https_addr, "service node started");
         Ok(Self {
             public_key,
@@ -240,6 +247,10 @@ impl RunningNode {
             storage,
             network,
             observer,
+            service,
+            peers,
+            seeds,
+            config: Mutex::new(config),
             shutdown,
             tasks,
         })

@@ -3,13 +3,15 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use session_crypto::Ed25519PublicKey;
 use session_net::NodeAddress;
 use session_swarm::{NodeListError, SignedNodeList};
 use tokio::sync::watch;
 
+use crate::config::SeedNode;
 use crate::network::Network;
 use crate::peer::Peers;
 use crate::server::NODE_LIST_PATH;
@@ -49,16 +51,44 @@ impl NodeListSource for SeedNodeSource {
     }
 }
 
+/// The sources a node polls; a reload replaces them.
+pub type Sources = Arc<RwLock<Vec<Arc<dyn NodeListSource>>>>;
+
+/// A source for each configured seed node other than `me` (whose keys `validate` checked).
+pub fn seed_sources(
+    seeds: &[SeedNode],
+    me: Ed25519PublicKey,
+    peers: &Arc<Peers>,
+) -> Vec<Arc<dyn NodeListSource>> {
+    seeds
+        .iter()
+        .filter_map(|seed| {
+            let key = Ed25519PublicKey::from_hex(&seed.pubkey_ed25519).ok()?;
+            (key != me).then(|| {
+                Arc::new(SeedNodeSource::new(
+                    NodeAddress {
+                        addr: seed.https,
+                        key,
+                    },
+                    peers.clone(),
+                )) as Arc<dyn NodeListSource>
+            })
+        })
+        .collect()
+}
+
 /// Asks every source for a newer list every `interval` (and at once on start).
 pub async fn poll(
-    sources: Vec<Box<dyn NodeListSource>>,
+    sources: Sources,
     network: Arc<Network>,
     interval: Duration,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut ticker = crate::periodic(interval);
     while crate::next_tick(&mut ticker, &mut shutdown).await {
-        for source in &sources {
+        let round: Vec<Arc<dyn NodeListSource>> =
+            sources.read().map(|s| s.clone()).unwrap_or_default();
+        for source in &round {
             match source.fetch().await {
                 Ok(signed) => match network.accept(signed) {
                     Ok(_) | Err(NodeListError::Stale { .. }) => {}

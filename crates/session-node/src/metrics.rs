@@ -68,22 +68,20 @@ impl Metrics {
     /// The Prometheus text exposition of every metric.
     pub fn render(&self, storage: &Storage) -> String {
         let mut out = String::new();
-        let _ = writeln!(
-            out,
-            "# HELP session_node_stored_messages Messages in the database."
+        write_gauge(
+            &mut out,
+            "session_node_stored_messages",
+            "Messages in the database.",
+            "",
+            storage.message_count(),
         );
-        let _ = writeln!(out, "# TYPE session_node_stored_messages gauge");
-        let _ = writeln!(
-            out,
-            "session_node_stored_messages {}",
-            storage.message_count()
+        write_gauge(
+            &mut out,
+            "session_node_stored_bytes",
+            "Bytes of message data in the database.",
+            "",
+            storage.message_bytes(),
         );
-        let _ = writeln!(
-            out,
-            "# HELP session_node_stored_bytes Bytes of message data in the database."
-        );
-        let _ = writeln!(out, "# TYPE session_node_stored_bytes gauge");
-        let _ = writeln!(out, "session_node_stored_bytes {}", storage.message_bytes());
         let Ok(inner) = self.inner.lock() else {
             return out;
         };
@@ -152,4 +150,18 @@ impl Metrics {
         }
         out
     }
+}
+
+/// Writes one gauge in the text exposition: its help, its type and one sample (`labels` is
+/// empty or `{name="value",...}`).
+pub fn write_gauge(
+    out: &mut String,
+    name: &str,
+    help: &str,
+    labels: &str,
+    value: impl std::fmt::Display,
+) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} gauge");
+    let _ = writeln!(out, "{name}{labels} {value}");
 }

@@ -14,8 +14,13 @@ const MAX_TRACKED: usize = 100_000;
 /// A token bucket per key (a client IP by default, or a node key): `requests_per_second`
 /// sustained, `burst` at once.
 pub struct RateLimiter<K = IpAddr> {
+    state: Mutex<State<K>>,
+}
+
+/// The rate (changed by a reload) and the buckets, under one lock.
+struct State<K> {
     config: RateLimitConfig,
-    buckets: Mutex<HashMap<K, Bucket>>,
+    buckets: HashMap<K, Bucket>,
 }
 
 #[derive(Clone, Copy)]
@@ -28,8 +33,30 @@ impl<K: Hash + Eq> RateLimiter<K> {
     /// A limiter with the given rate.
     pub fn new(config: RateLimitConfig) -> Self {
         Self {
-            config,
-            buckets: Mutex::new(HashMap::new()),
+            state: Mutex::new(State {
+                config,
+                buckets: HashMap::new(),
+            }),
+        }
+    }
+
+    /// The rate in force.
+    pub fn config(&self) -> RateLimitConfig {
+        self.state.lock().map_or_else(
+            |poisoned| poisoned.into_inner().config,
+            |state| state.config,
+        )
+    }
+
+    /// Changes the rate (a reload): buckets keep their tokens, cut to the new burst.
+    pub fn set_config(&self, config: RateLimitConfig) {
+        let mut state = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        state.config = config;
+        for bucket in state.buckets.values_mut() {
+            bucket.tokens = bucket.tokens.min(config.burst);
         }
     }
 
@@ -42,19 +69,20 @@ impl<K: Hash + Eq> RateLimiter<K> {
     /// taking none, when the bucket holds fewer.
     pub fn allow_n(&self, key: K, count: usize, now: Instant) -> bool {
         let count = count as f64;
-        let Ok(mut buckets) = self.buckets.lock() else {
+        let Ok(mut state) = self.state.lock() else {
             // A poisoned lock means a bug elsewhere; serving beats refusing everyone.
             return true;
         };
+        let State { config, buckets } = &mut *state;
+        let (rate, burst) = (config.requests_per_second, config.burst);
         if buckets.len() >= MAX_TRACKED {
-            let (rate, burst) = (self.config.requests_per_second, self.config.burst);
             buckets.retain(|_, b| b.refilled(now, rate, burst) < burst);
         }
         let bucket = buckets.entry(key).or_insert(Bucket {
-            tokens: self.config.burst,
+            tokens: burst,
             updated: now,
         });
-        bucket.tokens = bucket.refilled(now, self.config.requests_per_second, self.config.burst);
+        bucket.tokens = bucket.refilled(now, rate, burst);
         bucket.updated = now;
         if bucket.tokens >= count {
             bucket.tokens -= count;
@@ -111,5 +139,27 @@ mod test {
             limiter.allow_n(2, 20, start),
             "another key has its own bucket"
         );
+    }
+
+    #[test]
+    fn a_new_rate_applies_to_held_buckets() {
+        let limiter: RateLimiter<u8> = RateLimiter::new(RateLimitConfig {
+            requests_per_second: 1.0,
+            burst: 100.0,
+        });
+        let start = Instant::now();
+        assert!(limiter.allow_n(1, 10, start));
+        let lower = RateLimitConfig {
+            requests_per_second: 1.0,
+            burst: 3.0,
+        };
+        limiter.set_config(lower);
+        assert_eq!(limiter.config(), lower);
+        assert!(
+            limiter.allow_n(1, 3, start),
+            "the held bucket is cut to the new burst"
+        );
+        assert!(!limiter.allow(1, start));
+        assert!(limiter.allow_n(2, 3, start) && !limiter.allow(2, start));
     }
 }

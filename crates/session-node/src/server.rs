@@ -517,10 +517,13 @@ fn json_rpc(network: &Network, body: &[u8]) -> Result<serde_json::Value, RpcErro
     }
 }
 
-/// Serves `GET /metrics` in Prometheus text format until `shutdown` turns true.
+/// Serves the operator's plain-HTTP endpoints until `shutdown` turns true: `GET /metrics`
+/// (Prometheus text), `GET /healthz` (200 when ready, 503 and the reason when not) and
+/// `GET /status` (the JSON of [`crate::admin::Status`]).
 pub async fn serve_metrics(
     listener: TcpListener,
     service: Arc<Service>,
+    admin: Arc<crate::admin::Admin>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     loop {
@@ -529,23 +532,33 @@ pub async fn serve_metrics(
             _ = shutdown.changed() => return,
         };
         let Ok((tcp, _)) = accepted else { continue };
-        let service = service.clone();
+        let (service, admin) = (service.clone(), admin.clone());
         tokio::spawn(async move {
             let handler = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
-                let service = service.clone();
+                let (service, admin) = (service.clone(), admin.clone());
                 async move {
-                    let response =
-                        if request.method() == Method::GET && request.uri().path() == "/metrics" {
-                            let mut response =
-                                text(200, service.metrics.render(&service.executor.rpc.storage));
+                    let path = request.uri().path();
+                    let response = match (request.method() == Method::GET, path) {
+                        (true, "/metrics") => {
+                            let mut body = service.metrics.render(&service.executor.rpc.storage);
+                            body.push_str(&admin.render_metrics(&service));
+                            let mut response = text(200, body);
                             response.headers_mut().insert(
                                 header::CONTENT_TYPE,
                                 header::HeaderValue::from_static("text/plain; version=0.0.4"),
                             );
                             response
-                        } else {
-                            text(404, "metrics are at GET /metrics")
-                        };
+                        }
+                        (true, "/healthz") => match admin.not_ready(&service.executor.network) {
+                            None => text(200, "ready\n"),
+                            Some(why) => text(503, format!("not ready: {why}\n")),
+                        },
+                        (true, "/status") => match serde_json::to_value(admin.status(&service)) {
+                            Ok(body) => json(&body),
+                            Err(_) => text(500, "internal error"),
+                        },
+                        _ => text(404, "GET /metrics, /healthz or /status"),
+                    };
                     Ok::<_, Infallible>(response)
                 }
             });
