@@ -91,6 +91,8 @@ pub struct Status {
     pub storage_cap_bytes: u64,
     /// The client rate limit in force (requests per second, burst).
     pub rate_limit: (f64, f64),
+    /// Waiting retrieves held now (`[waits]` caps them).
+    pub waits_held: usize,
 }
 
 impl Admin {
@@ -158,6 +160,7 @@ impl Admin {
             stored_bytes: storage.message_bytes(),
             storage_cap_bytes: self.cap_bytes,
             rate_limit: (rate.requests_per_second, rate.burst),
+            waits_held: storage.waits().held(),
         }
     }
 
@@ -185,7 +188,7 @@ impl Admin {
     pub fn render_metrics(&self, service: &Service) -> String {
         let status = self.status(service);
         let mut out = String::new();
-        let gauges: [(&str, &str, f64); 8] = [
+        let gauges: [(&str, &str, f64); 9] = [
             (
                 "session_node_up_seconds",
                 "Seconds since the node started.",
@@ -225,6 +228,11 @@ impl Admin {
                 "session_node_node_list_issued_timestamp_seconds",
                 "When the registry issued the node list in use, Unix seconds (0: none).",
                 status.list_issued_ms.unwrap_or(0) as f64 / 1000.0,
+            ),
+            (
+                "session_node_waits_held",
+                "Waiting retrieves held open now.",
+                status.waits_held as f64,
             ),
         ];
         for (name, help, value) in gauges {

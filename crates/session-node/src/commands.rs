@@ -386,6 +386,7 @@ fn print_status(s: &Status, now: u64) {
         "rate limit   {} requests/s per client IP, burst {}",
         s.rate_limit.0, s.rate_limit.1
     );
+    println!("waits        {} waiting retrieves held", s.waits_held);
 }
 
 /// `3725` → `1h 2m 5s`.
