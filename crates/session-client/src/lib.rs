@@ -1,8 +1,10 @@
 #![doc = include_str!("../README.md")]
 
 mod account;
+pub mod inert;
 mod messenger;
 mod network_file;
+pub mod onboarding;
 mod onion_client;
 mod profile;
 mod store;
