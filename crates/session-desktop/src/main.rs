@@ -1,0 +1,125 @@
+//! `session-desktop`: the window.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use iced::{Subscription, Task, Theme};
+use session_desktop::app::{App, Job, Message, NetworkChoice, Options};
+use session_desktop::{live, notify, view};
+
+/// Session: a private messenger, in a window.
+#[derive(Parser, Debug)]
+#[command(name = "session-desktop", version, about)]
+struct Args {
+    /// The profile directory (one per user; the same as the `session` command's)
+    /// [default: ~/.session-rs].
+    #[arg(long, env = "SESSION_PROFILE")]
+    profile: Option<PathBuf>,
+    /// The network file to join (written by `session devnet`); remembered in the profile.
+    #[arg(long, env = "SESSION_NETWORK", conflicts_with = "devnet")]
+    network: Option<PathBuf>,
+    /// Join the local test network running in DIR, or start it there.
+    #[arg(long, value_name = "DIR", num_args = 0..=1, default_missing_value = "devnet")]
+    devnet: Option<PathBuf>,
+    /// Log more (repeat for more); logs go to stderr.
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    verbose: u8,
+}
+
+fn main() -> ExitCode {
+    if let Some(code) = session_testnet::program::run_as_node_if_asked() {
+        return code;
+    }
+    let args = Args::parse();
+    let default_level = match args.verbose {
+        0 => "warn",
+        1 => "info,session_desktop=debug",
+        _ => "debug,rustls=info,hyper=info,hyper_util=info,wgpu=warn,cosmic_text=info",
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("session-desktop: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: Args) -> Result<(), String> {
+    let profile = match args.profile {
+        Some(dir) => dir,
+        None => std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .ok_or("no profile directory: pass --profile DIR or set SESSION_PROFILE")?
+            .join(".session-rs"),
+    };
+    // The local network's nodes outlive no window: they run beside it, in this runtime.
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| format!("cannot start: {e}"))?;
+    let (network, devnet) = match args.devnet {
+        Some(dir) => {
+            let (file, net) = runtime.block_on(session_desktop::devnet::start_or_join(&dir))?;
+            (NetworkChoice::Devnet(file), net)
+        }
+        None => (NetworkChoice::File(args.network), None),
+    };
+    let options = Options {
+        profile,
+        network,
+        tune: |_| {},
+    };
+    let result = iced::application(
+        move || {
+            let (app, jobs) = App::new(options.clone());
+            (app, tasks(jobs))
+        },
+        |app: &mut App, message| tasks(app.update(message)),
+        view::view,
+    )
+    .title(App::title)
+    .subscription(subscription)
+    .theme(|app: &App| if app.dark { Theme::Dark } else { Theme::Light })
+    .window_size((1000.0, 700.0))
+    .run();
+    if let Some(net) = devnet {
+        runtime.block_on(net.shutdown());
+    }
+    result.map_err(|e| format!("the window failed: {e}"))
+}
+
+/// The jobs of an update as iced tasks.
+fn tasks(jobs: Vec<Job>) -> Task<Message> {
+    Task::batch(jobs.into_iter().map(|job| {
+        match job {
+            Job::Run(future) => Task::future(future),
+            Job::Copy(text) => iced::clipboard::write(text),
+            Job::Notify(title, body) => Task::future(async move {
+                notify::show(&title, &body).await;
+                Message::Dismiss
+            })
+            .discard(),
+        }
+    }))
+}
+
+/// Network events while online, and the window's focus.
+fn subscription(app: &App) -> Subscription<Message> {
+    let focus = iced::event::listen_with(|event, _, _| match event {
+        iced::Event::Window(iced::window::Event::Focused) => Some(Message::Focus(true)),
+        iced::Event::Window(iced::window::Event::Unfocused) => Some(Message::Focus(false)),
+        _ => None,
+    });
+    match app.messenger() {
+        Some(messenger) => {
+            Subscription::batch([focus, live::subscription(messenger).map(Message::Live)])
+        }
+        None => focus,
+    }
+}
