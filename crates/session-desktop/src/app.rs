@@ -384,6 +384,13 @@ impl App {
                 Vec::new()
             }
             Message::Inspected(Ok(state)) => self.inspected(state),
+            Message::Unlocked(Ok(seed)) if matches!(self.screen, Screen::Loading) => {
+                self.connect(seed)
+            }
+            Message::Unlocked(Err(e)) if matches!(self.screen, Screen::Loading) => {
+                self.screen = Screen::Broken(e);
+                Vec::new()
+            }
             message => match &mut self.screen {
                 Screen::Unlock(_) => self.update_unlock(message),
                 Screen::Onboarding(_) => self.update_onboarding(message),
@@ -476,7 +483,6 @@ impl App {
             return Vec::new();
         };
         match message {
-            Message::Unlocked(Ok(seed)) => return self.connect(seed),
             Message::Field(field, value) => {
                 match field {
                     Field::Name => o.name = value,

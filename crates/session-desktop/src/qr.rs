@@ -1,5 +1,5 @@
 //! An Account ID as a QR code drawn with plain widgets (a square per module: no image or
-//! canvas feature needed), and read back from a picture (PNG or JPEG) of one.
+//! canvas feature needed).
 
 use iced::widget::{container, row, Column, Row};
 use iced::{Color, Element};

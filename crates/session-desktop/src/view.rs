@@ -522,7 +522,10 @@ fn chat_view<'a>(main: &'a Main, peer: &'a AccountId) -> Element<'a, Message> {
         .height(90)
         .on_action(Message::Edit)
         .key_binding(|press| {
-            if matches!(press.key, Key::Named(Named::Enter)) && !press.modifiers.shift() {
+            if matches!(press.key, Key::Named(Named::Enter))
+                && !press.modifiers.shift()
+                && matches!(press.status, text_editor::Status::Focused { .. })
+            {
                 return Some(text_editor::Binding::Custom(Message::Send));
             }
             text_editor::Binding::from_key_press(press)
