@@ -242,14 +242,9 @@ pub async fn phrase(
     profile: Profile,
     passphrase: Option<Zeroizing<String>>,
 ) -> Result<Zeroizing<String>, Failure> {
-    blocking(move || {
-        profile
-            .account()
-            .load_seed(passphrase.as_deref().map(String::as_str))
-            .map(|seed| seed.to_phrase())
-            .map_err(|e| e.to_string())
-    })
-    .await
+    unlock(profile, passphrase)
+        .await
+        .map(|seed| seed.to_phrase())
 }
 
 /// The network's health as the client sees it.

@@ -37,14 +37,15 @@ fn main() -> ExitCode {
         1 => "info,session_desktop=debug",
         _ => "debug,rustls=info,hyper=info,hyper_util=info,wgpu=warn,cosmic_text=info",
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    match run(args) {
+    // Logs to stderr; the runtime runs the local network's nodes (`--devnet`) beside the window.
+    let runtime = match session_testnet::program::logging_and_runtime(default_level) {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("session-desktop: cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match run(args, &runtime) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("session-desktop: {e}");
@@ -53,7 +54,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(args: Args) -> Result<(), String> {
+fn run(args: Args, runtime: &tokio::runtime::Runtime) -> Result<(), String> {
     let profile = match args.profile {
         Some(dir) => dir,
         None => std::env::var_os("HOME")
@@ -61,8 +62,6 @@ fn run(args: Args) -> Result<(), String> {
             .ok_or("no profile directory: pass --profile DIR or set SESSION_PROFILE")?
             .join(".session-rs"),
     };
-    // The local network's nodes outlive no window: they run beside it, in this runtime.
-    let runtime = tokio::runtime::Runtime::new().map_err(|e| format!("cannot start: {e}"))?;
     let (network, devnet) = match args.devnet {
         Some(dir) => {
             let (file, net) = runtime.block_on(session_desktop::devnet::start_or_join(&dir))?;
