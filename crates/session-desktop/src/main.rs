@@ -2,11 +2,14 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::Parser;
 use iced::{Subscription, Task, Theme};
 use session_desktop::app::{App, Job, Message, NetworkChoice, Options};
 use session_desktop::{live, notify, view};
+use session_testnet::Testnet;
+use tokio::sync::Mutex;
 
 /// Session: a private messenger, in a window.
 #[derive(Parser, Debug)]
@@ -69,6 +72,16 @@ fn run(args: Args, runtime: &tokio::runtime::Runtime) -> Result<(), String> {
         }
         None => (NetworkChoice::File(args.network), None),
     };
+    // Stopped with the window, or at Ctrl-C or SIGTERM, so that no node outlives it.
+    let devnet = Arc::new(Mutex::new(devnet));
+    let on_signal = Arc::clone(&devnet);
+    runtime.spawn(async move {
+        stop_signal().await;
+        if let Some(net) = on_signal.lock().await.take() {
+            net.shutdown().await;
+        }
+        std::process::exit(1);
+    });
     let options = Options {
         profile,
         network,
@@ -87,10 +100,34 @@ fn run(args: Args, runtime: &tokio::runtime::Runtime) -> Result<(), String> {
     .theme(|app: &App| if app.dark { Theme::Dark } else { Theme::Light })
     .window_size((1000.0, 700.0))
     .run();
-    if let Some(net) = devnet {
-        runtime.block_on(net.shutdown());
-    }
+    stop_devnet(runtime, &devnet);
+
     result.map_err(|e| format!("the window failed: {e}"))
+}
+
+/// Stops the nodes this window runs, if any.
+fn stop_devnet(runtime: &tokio::runtime::Runtime, devnet: &Mutex<Option<Testnet>>) {
+    runtime.block_on(async {
+        if let Some(net) = devnet.lock().await.take() {
+            net.shutdown().await;
+        }
+    });
+}
+
+/// Waits for Ctrl-C (SIGINT) or SIGTERM (forever if they cannot be caught: closing the window
+/// still stops the nodes).
+async fn stop_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut interrupt)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = interrupt.recv() => {}
+    }
 }
 
 /// The jobs of an update as iced tasks.
