@@ -4,10 +4,11 @@ use std::io::Read as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use session_client::inert::{clock_time, preview, short_id, shown_name};
+use session_client::onboarding::{self, checked_name};
 use session_client::{
     file_unsent, max_text_bytes, parse_account_id, system_ms, AccountError, ClientError, Direction,
-    KdfParams, MessageState, MessageStore, Messenger, NetworkFile, OnionClient, Profile,
-    StoredMessage,
+    MessageState, MessageStore, Messenger, NetworkFile, OnionClient, Profile, StoredMessage,
 };
 use session_crypto::{AccountId, Ed25519Seed, IdentityKeyPair, OsRng};
 
@@ -23,8 +24,6 @@ pub const SAVED_FOR_RETRY: &str =
     "The message is saved; run `session retry` when the network is back.";
 /// Texts at most this long always fit in one message (the exact limit is found only above).
 const SURELY_FITS: usize = 70_000;
-/// The longest display name.
-const MAX_NAME_CHARS: usize = 64;
 
 /// Runs one command; the exit code says whether it did what was asked.
 pub async fn run(cli: Cli) -> Result<ExitCode> {
@@ -75,12 +74,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             }
             let network = cli.network.as_deref().map(NetworkFile::read).transpose()?;
             let phrase = input::recovery_phrase()?;
-            let seed = Ed25519Seed::from_phrase(phrase.trim()).map_err(|e| {
-                format!(
-                    "the recovery phrase is not valid: {}",
-                    phrase_problem(&e, &phrase)
-                )
-            })?;
+            let seed = onboarding::seed_from_phrase(&phrase)?;
             let id = seed.key_pair().account_id();
             let kind = if seed.is_legacy() {
                 " (a legacy 13-word Session phrase)"
@@ -416,17 +410,6 @@ fn request_line(c: &session_client::Conversation) -> String {
     )
 }
 
-/// The first line of a message, neutralised, at most 40 characters, quoted.
-pub fn preview(text: &str) -> String {
-    let first = crate::text::lines(text)
-        .into_iter()
-        .next()
-        .unwrap_or_default();
-    let more = text.contains('\n') || first.chars().count() > 40;
-    let short: String = first.chars().take(40).collect();
-    format!("\"{short}{}\"", if more { "…" } else { "" })
-}
-
 /// Warns (on stderr) when `id` differs from a contact's Account ID in one character.
 fn warn_if_near_a_contact(store: &MessageStore, id: &AccountId) {
     if let Ok(None) = store.contact(id) {
@@ -459,71 +442,6 @@ fn check_size(keys: &IdentityKeyPair, store: &MessageStore, text: &str) -> Resul
     Ok(())
 }
 
-/// A display name the user chose: one line, no control characters, at most 64 characters.
-fn checked_name(name: &str) -> Result<String> {
-    let name = name.trim();
-    if name.is_empty() {
-        return Err("the name is empty".into());
-    }
-    if name.chars().any(char::is_control) {
-        return Err("the name contains control characters".into());
-    }
-    if name.chars().count() > MAX_NAME_CHARS {
-        return Err(format!("the name is longer than {MAX_NAME_CHARS} characters").into());
-    }
-    Ok(name.to_owned())
-}
-
-/// Says what may be wrong with a phrase: for a checksum mismatch, every position a single wrong
-/// word could be at, and a swap only as one possibility among them (the checksum picks one of
-/// the data words, so a swap fits by chance about as often as not).
-fn phrase_problem(error: &session_crypto::PhraseError, phrase: &str) -> String {
-    use session_crypto::PhraseError;
-    if !matches!(
-        error,
-        PhraseError::BadChecksum | PhraseError::Transposed { .. }
-    ) {
-        return error.to_string();
-    }
-    let Some(hint) = session_crypto::mnemonic::checksum_hint(phrase) else {
-        return error.to_string();
-    };
-    let last = hint.words;
-    let swaps = hint
-        .swaps
-        .iter()
-        .map(|&i| format!("{i} and {}", i + 1))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let data_suspects: Vec<String> = hint
-        .suspect_words
-        .iter()
-        .filter(|&&p| p < last)
-        .map(usize::to_string)
-        .collect();
-    if !hint.a_data_word_may_be_wrong() && hint.swaps.len() == 1 {
-        return format!(
-            "words {swaps} appear to be swapped (or the last word, the checksum word, is wrong)"
-        );
-    }
-    let mut text = String::from("the last word (the checksum word) does not match the others. ");
-    if data_suspects.len() + 1 >= last {
-        text.push_str(&format!("Any one word may be wrong (1 to {last})"));
-    } else {
-        text.push_str(&format!(
-            "One word may be wrong: word {} or {last} (the checksum word)",
-            data_suspects.join(", ")
-        ));
-    }
-    if !swaps.is_empty() {
-        text.push_str(&format!(
-            "; or two neighbours swapped (words {swaps} would fit, but so may a wrong word)"
-        ));
-    }
-    text.push_str(". Compare every word with what you wrote down.");
-    text
-}
-
 fn open_profile(cli: &Cli, creates: bool) -> Result<Profile> {
     let dir = match &cli.profile {
         Some(dir) => dir.clone(),
@@ -544,22 +462,20 @@ fn create_account(
     name: Option<&str>,
     protect: bool,
 ) -> Result<()> {
-    let name = name.map(checked_name).transpose()?;
+    if let Some(name) = name {
+        checked_name(name)?;
+    }
     let passphrase = if protect {
         Some(input::new_passphrase()?)
     } else {
         None
     };
-    profile.account().create(
+    onboarding::create_account(
+        profile,
         seed,
+        name,
         passphrase.as_deref().map(|p| p.as_str()),
-        KdfParams::DEFAULT,
     )?;
-    if let Some(name) = name {
-        profile
-            .message_store_for(seed)?
-            .set_setting("display_name", &name)?;
-    }
     Ok(())
 }
 
@@ -677,18 +593,6 @@ pub fn peer_label(store: &MessageStore, peer: &AccountId) -> String {
     }
 }
 
-/// The first 8 and last 4 characters of an Account ID.
-pub fn short_id(peer: &AccountId) -> String {
-    let id = peer.to_string();
-    format!("{}…{}", &id[..8], &id[id.len() - 4..])
-}
-
-/// A display name someone sent, shown quoted, on one line, at most 64 characters.
-pub fn shown_name(name: &str) -> String {
-    let short: String = name.chars().take(64).collect();
-    format!("\"{}\"", crate::text::neutralise(&short).replace('"', "'"))
-}
-
 /// One message of a conversation: the sender (strangers always marked as such), then the text
 /// with control characters neutralised and continuation lines indented under the sender.
 pub fn format_message(store: &MessageStore, message: &StoredMessage) -> String {
@@ -705,14 +609,11 @@ pub fn format_message(store: &MessageStore, message: &StoredMessage) -> String {
     };
     let state = match &message.state {
         MessageState::Received => String::new(),
-        other => format!("  [{}]", crate::text::neutralise(&other.describe())),
+        other => format!(
+            "  [{}]",
+            session_client::inert::neutralise(&other.describe())
+        ),
     };
     let prefix = format!("[{}] {who}: ", clock_time(message.sent_ms));
     format!("{}{state}", crate::text::under(&prefix, &message.text))
-}
-
-/// `HH:MM:SS` (UTC) of a Unix millisecond time.
-pub fn clock_time(ms: u64) -> String {
-    let s = (ms / 1000) % 86_400;
-    format!("{:02}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60)
 }

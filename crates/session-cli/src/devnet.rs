@@ -34,12 +34,7 @@ pub async fn run(nodes: usize, swarm: SwarmConfig, dir: &Path) -> Result<ExitCod
             );
         }
     }
-    // Written whole under another name and renamed, so that a reader never sees half a file.
-    let file = dir.join("network.json");
-    let temp = dir.join("network.json.tmp");
-    std::fs::write(&temp, net.network_file().to_json())
-        .and_then(|()| std::fs::rename(&temp, &file))
-        .map_err(|e| format!("writing {}: {e}", file.display()))?;
+    let file = session_client::onboarding::publish_network(dir, &net.network_file())?;
     println!(
         "{} nodes in {} swarms are running; clients join with --network {}",
         net.addresses().len(),

@@ -2,8 +2,10 @@
 
 mod account;
 mod live;
+pub mod inert;
 mod messenger;
 mod network_file;
+pub mod onboarding;
 mod onion_client;
 mod profile;
 mod store;
