@@ -1,8 +1,8 @@
 #![doc = include_str!("../README.md")]
 
 mod account;
-mod live;
 pub mod inert;
+mod live;
 mod messenger;
 mod network_file;
 pub mod onboarding;
