@@ -140,7 +140,7 @@ struct Slot {
 
 /// A node that runs, in this process or as a child.
 enum Running {
-    InProcess(RunningNode),
+    InProcess(Box<RunningNode>),
     Child(ChildNode),
 }
 
@@ -476,7 +476,7 @@ impl Testnet {
         let config = self.node_config(index)?;
         let running = match self.config.runner.clone() {
             NodeRunner::InProcess => {
-                Running::InProcess(self.start_in_process(index, config).await?)
+                Running::InProcess(Box::new(self.start_in_process(index, config).await?))
             }
             NodeRunner::Process { program, args } => {
                 Running::Child(self.start_child(index, config, &program, &args).await?)
