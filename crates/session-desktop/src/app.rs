@@ -168,6 +168,12 @@ pub struct Main {
     pub new_id: String,
     /// The nickname typed (new conversation, rename).
     pub nickname: String,
+    /// The path typed of a PNG image with an Account ID's QR code.
+    pub qr_path: String,
+    /// Why the last QR image could not be used.
+    pub qr_error: Option<String>,
+    /// Reading a QR image.
+    pub qr_busy: bool,
     /// Whether the open conversation's Account ID and QR code are shown.
     pub show_id: bool,
     /// Whether the rename field is open.
@@ -241,6 +247,12 @@ pub enum Message {
     NewChat,
     /// The Account ID field of a new conversation changed.
     NewId(String),
+    /// The QR image path field of a new conversation changed.
+    QrPath(String),
+    /// "Open QR image" pressed.
+    OpenQr,
+    /// The QR image was read: the Account ID in it.
+    QrRead(Result<AccountId, Failure>),
     /// The nickname field changed.
     Nickname(String),
     /// Start the conversation typed.
@@ -594,6 +606,9 @@ impl App {
                     composer: text_editor::Content::new(),
                     new_id: String::new(),
                     nickname: String::new(),
+                    qr_path: String::new(),
+                    qr_error: None,
+                    qr_busy: false,
                     show_id: false,
                     renaming: false,
                     name: String::new(),
@@ -701,10 +716,45 @@ impl App {
                 main.pane = Pane::NewChat;
                 main.new_id.clear();
                 main.nickname.clear();
+                main.qr_path.clear();
+                main.qr_error = None;
                 return Vec::new();
             }
             Message::NewId(text) => {
                 main.new_id = text;
+                return Vec::new();
+            }
+            Message::QrPath(text) => {
+                main.qr_path = text;
+                main.qr_error = None;
+                return Vec::new();
+            }
+            Message::OpenQr => {
+                let path = main.qr_path.trim();
+                if main.qr_busy {
+                    return Vec::new();
+                }
+                if path.is_empty() {
+                    main.qr_error = Some(
+                        "type the path of a PNG image with the QR code of an Account ID".into(),
+                    );
+                    return Vec::new();
+                }
+                main.qr_busy = true;
+                main.qr_error = None;
+                let path = PathBuf::from(path);
+                return vec![Job::run(async move {
+                    Message::QrRead(backend::read_qr(path).await)
+                })];
+            }
+            Message::QrRead(result) => {
+                main.qr_busy = false;
+                if main.pane == Pane::NewChat {
+                    match result {
+                        Ok(id) => main.new_id = id.to_string(),
+                        Err(e) => main.qr_error = Some(e),
+                    }
+                }
                 return Vec::new();
             }
             Message::Nickname(text) => {

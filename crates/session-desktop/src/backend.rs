@@ -97,6 +97,11 @@ pub async fn read_network(path: std::path::PathBuf) -> Result<NetworkFile, Failu
     blocking(move || NetworkFile::read(&path).map_err(|e| e.to_string())).await
 }
 
+/// Reads the Account ID in the QR code of the PNG image at `path` (checked as a pasted one).
+pub async fn read_qr(path: std::path::PathBuf) -> Result<AccountId, Failure> {
+    blocking(move || crate::qr::read_account_id(&path)).await
+}
+
 /// Joins the network and opens the message database: the messenger of the account.
 pub async fn connect(
     profile: Profile,

@@ -559,6 +559,14 @@ fn new_chat_view(main: &Main) -> Element<'_, Message> {
         }
     };
     let valid = parse_account_id(typed).is_ok_and(|id| id != main.me);
+    let qr_error: Element<'_, Message> = match &main.qr_error {
+        Some(e) => text(e.clone())
+            .style(|theme: &iced::Theme| text::Style {
+                color: Some(theme.palette().danger),
+            })
+            .into(),
+        None => column![].into(),
+    };
     container(
         column![
             text("New conversation").size(22),
@@ -567,6 +575,20 @@ fn new_chat_view(main: &Main) -> Element<'_, Message> {
                 .on_input(Message::NewId)
                 .on_submit_maybe(valid.then_some(Message::StartChat)),
             check,
+            row![
+                text_input("…or the path of a PNG image of its QR code", &main.qr_path)
+                    .id("qr-path")
+                    .on_input(Message::QrPath)
+                    .on_submit_maybe((!main.qr_busy).then_some(Message::OpenQr)),
+                button(if main.qr_busy {
+                    "Reading…"
+                } else {
+                    "Open QR image"
+                })
+                .on_press_maybe((!main.qr_busy).then_some(Message::OpenQr)),
+            ]
+            .spacing(8),
+            qr_error,
             text_input("Nickname (optional: makes them a contact)", &main.nickname)
                 .on_input(Message::Nickname),
             button("Start the conversation").on_press_maybe(valid.then_some(Message::StartChat)),

@@ -1,6 +1,7 @@
 //! The real app (its view, its updates, the jobs the window runs) driven through `iced_test`'s
-//! simulator against a local network of real node processes: onboarding, sending, receiving
-//! while the window is open, message requests, a failed send retried, hostile text.
+//! simulator against a local network of real node processes: onboarding, sending (to an Account
+//! ID pasted or opened from a QR image), receiving while the window is open, message requests, a
+//! failed send retried, hostile text.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use std::collections::VecDeque;
@@ -290,6 +291,23 @@ async fn two_windows_chat_through_the_network() {
     assert!(bob.shows(&session_client::StoreError::MissingPrefix.to_string()));
     bob.type_into("new-id", &alice_id).await;
     assert!(bob.shows("✓ a valid Account ID"));
+
+    // Or opens an image of her QR code: a missing file is named, the image fills the field.
+    bob.type_into("new-id", &alice_id[2..]).await;
+    let missing = dirs.path().join("missing.png");
+    bob.type_into("qr-path", &missing.display().to_string())
+        .await;
+    bob.click("Open QR image").await;
+    assert!(bob.shows(&format!("there is no file {}", missing.display())));
+    let image = dirs.path().join("alice.png");
+    write_qr_png(&alice_id, &image);
+    bob.type_into("qr-path", &image.display().to_string()).await;
+    bob.click("Open QR image").await;
+    assert!(bob.shows("✓ a valid Account ID"));
+    let Screen::Main(main) = bob.app.screen() else {
+        panic!("not online")
+    };
+    assert_eq!(main.new_id, alice_id);
     bob.click("Start the conversation").await;
     bob.write_and_enter("hello alice").await;
     bob.until_shown("hello alice").await;
@@ -374,6 +392,30 @@ async fn two_windows_chat_through_the_network() {
         bob_states(&bob)
     );
     net.shutdown().await;
+}
+
+/// Writes `text`'s QR code as a greyscale PNG (8 pixels a module, a quiet zone of 4).
+fn write_qr_png(text: &str, path: &Path) {
+    let code = qrcode::QrCode::new(text.as_bytes()).unwrap();
+    let width = code.width();
+    let modules = code.to_colors();
+    let side = (width + 8) * 8;
+    let mut pixels = vec![255u8; side * side];
+    for (i, module) in modules.iter().enumerate() {
+        if *module == qrcode::Color::Dark {
+            let (mx, my) = (i % width + 4, i / width + 4);
+            for y in my * 8..(my + 1) * 8 {
+                pixels[y * side + mx * 8..y * side + (mx + 1) * 8].fill(0);
+            }
+        }
+    }
+    let file = std::fs::File::create(path).unwrap();
+    let side = u32::try_from(side).unwrap();
+    let mut encoder = png::Encoder::new(std::io::BufWriter::new(file), side, side);
+    encoder.set_color(png::ColorType::Grayscale);
+    let mut writer = encoder.write_header().unwrap();
+    writer.write_image_data(&pixels).unwrap();
+    writer.finish().unwrap();
 }
 
 /// The delivery states of the open conversation, as the view words them.
