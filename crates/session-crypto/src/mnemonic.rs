@@ -22,7 +22,7 @@ const PREFIX_LEN: usize = 3;
 
 /// Encodes seed bytes (a non-zero multiple of 4 bytes) as words, checksum word last.
 pub fn encode(seed: &[u8]) -> Result<Zeroizing<String>, PhraseError> {
-    if seed.is_empty() || seed.len() % 4 != 0 {
+    if seed.is_empty() || !seed.len().is_multiple_of(4) {
         return Err(PhraseError::BadSeedLength(seed.len()));
     }
     let mut indices = Zeroizing::new(Vec::with_capacity(seed.len() / 4 * 3 + 1));

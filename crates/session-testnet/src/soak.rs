@@ -333,7 +333,7 @@ async fn send_loop(
         if let Ok(delivery) = messenger.send(&ids[to], &text).await {
             deliveries.push(delivery);
         }
-        if seq % 10 == 0 {
+        if seq.is_multiple_of(10) {
             if let Ok(retried) = messenger.retry_unsent().await {
                 deliveries.extend(retried);
             }

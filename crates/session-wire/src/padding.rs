@@ -18,7 +18,7 @@ pub fn pad(message: &[u8]) -> Vec<u8> {
 /// is returned unchanged.
 pub fn unpad(padded: &[u8]) -> &[u8] {
     let len = padded.len();
-    let looks_padded = len % PADDING_BLOCK == 0 || (len + 1) % PADDING_BLOCK == 0;
+    let looks_padded = len.is_multiple_of(PADDING_BLOCK) || (len + 1).is_multiple_of(PADDING_BLOCK);
     if !looks_padded {
         return padded;
     }
