@@ -108,8 +108,8 @@ pub enum Command {
     Chat {
         /// A contact's nickname or an Account ID.
         with: String,
-        /// Seconds between polls where a node cannot hold a waiting retrieve (messages
-        /// otherwise arrive as they are stored), and between resends of failed messages.
+        /// Seconds between polls where a node cannot wait for new messages, and between
+        /// resends of failed ones.
         #[arg(long, default_value_t = 1.0)]
         poll: f64,
     },
