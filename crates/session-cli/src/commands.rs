@@ -12,7 +12,7 @@ use session_client::{
 };
 use session_crypto::{AccountId, Ed25519Seed, IdentityKeyPair, OsRng};
 
-use crate::{input, qr, Cli, Command, ContactsAction, RequestsAction};
+use crate::{input, qr, Cli, Command, ContactsAction, DevicesAction, RequestsAction};
 
 /// Errors shown to the user as they are.
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -43,7 +43,14 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Demo { .. } => return crate::demo::run().await,
         _ => {}
     }
-    let creates = matches!(cli.command, Command::Init { .. } | Command::Restore { .. });
+    let creates = matches!(
+        cli.command,
+        Command::Init { .. }
+            | Command::Restore { .. }
+            | Command::Devices {
+                action: DevicesAction::Link { .. }
+            }
+    );
     let profile = open_profile(&cli, creates)?;
     if !creates {
         if let Some(path) = &cli.network {
@@ -96,6 +103,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                 profile.save_network(&network)?;
             }
             println!("Restored account {id}");
+            crate::devices_cmd::restored_summary(&profile).await;
             Ok(ExitCode::SUCCESS)
         }
         Command::Phrase => {
@@ -249,6 +257,11 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             let messenger = messenger_with(&profile, &seed, store).await?;
             crate::chat::run(messenger, peer, poll).await
         }
+        Command::Devices { action } => {
+            crate::devices_cmd::run(&profile, cli.network.as_deref(), action).await
+        }
+        Command::Export { file } => crate::devices_cmd::run_export(&profile, &file),
+        Command::Import { file } => crate::devices_cmd::run_import(&profile, &file),
         Command::Devnet { .. } | Command::Demo { .. } => Ok(ExitCode::SUCCESS),
     }
 }
@@ -517,12 +530,12 @@ fn load_keys(profile: &Profile) -> Result<IdentityKeyPair> {
 }
 
 /// The account's seed, opened with the passphrase if it is protected.
-fn unlock(profile: &Profile) -> Result<Ed25519Seed> {
+pub(crate) fn unlock(profile: &Profile) -> Result<Ed25519Seed> {
     with_passphrase(profile, |p| profile.account().load_seed(p))
 }
 
 /// The encrypted message database of the account with `seed`.
-fn open_store(profile: &Profile, seed: &Ed25519Seed) -> Result<MessageStore> {
+pub(crate) fn open_store(profile: &Profile, seed: &Ed25519Seed) -> Result<MessageStore> {
     Ok(profile.message_store_for(seed)?)
 }
 
@@ -559,7 +572,7 @@ async fn connect(
     })
 }
 
-async fn messenger(profile: &Profile) -> Result<Messenger> {
+pub(crate) async fn messenger(profile: &Profile) -> Result<Messenger> {
     let seed = unlock(profile)?;
     let store = open_store(profile, &seed)?;
     messenger_with(profile, &seed, store).await

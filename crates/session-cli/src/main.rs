@@ -3,6 +3,7 @@
 mod chat;
 mod commands;
 mod demo;
+mod devices_cmd;
 mod devnet;
 mod input;
 mod qr;
@@ -113,6 +114,26 @@ pub enum Command {
         #[arg(long, default_value_t = 1.0)]
         poll: f64,
     },
+    /// Your account on several devices: list them, link a new one (no phrase to type),
+    /// approve a link, remove one. Devices share one identity key: a removed device is told
+    /// and stops syncing, but it keeps the key and could still read the account's swarm if
+    /// it were changed to ignore its removal.
+    Devices {
+        /// What to do.
+        #[command(subcommand)]
+        action: DevicesAction,
+    },
+    /// Exports the local history (contacts, messages) to one file encrypted under a
+    /// passphrase (asked for, or read from SESSION_EXPORT_PASSPHRASE).
+    Export {
+        /// The file to write.
+        file: PathBuf,
+    },
+    /// Imports an export file, merging it into the local history without duplicates.
+    Import {
+        /// The file to read.
+        file: PathBuf,
+    },
     /// Runs a local network in the foreground and writes its network file; started again
     /// with the same folder, it restarts the same network (keys, ports, stored messages).
     Devnet {
@@ -169,6 +190,31 @@ pub enum ContactsAction {
     Remove {
         /// Nickname or Account ID.
         who: String,
+    },
+}
+
+/// Device subcommands.
+#[derive(Subcommand, Debug)]
+pub enum DevicesAction {
+    /// Lists the account's devices (after syncing with them).
+    List,
+    /// Run on the NEW device, in a new profile: shows a link request (text and QR code) and
+    /// emoji to compare, then waits up to 10 minutes for another device to approve it.
+    Link {
+        /// This device's name, shown in the device list.
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Run on a device of the account: shows the emoji of a link request; when the user
+    /// confirms they match the new device's, sends it the account.
+    Approve {
+        /// The link request shown by `session devices link`.
+        link: String,
+    },
+    /// Removes another device (by the start of its id in `session devices list`).
+    Remove {
+        /// The device id.
+        id: String,
     },
 }
 

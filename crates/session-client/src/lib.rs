@@ -1,6 +1,10 @@
 #![doc = include_str!("../README.md")]
 
 mod account;
+pub mod config_sync;
+pub mod devices;
+pub mod devices_link;
+pub mod export;
 pub mod inert;
 mod live;
 mod messenger;
@@ -9,6 +13,7 @@ pub mod onboarding;
 mod onion_client;
 mod profile;
 mod store;
+mod sync_own;
 
 pub use account::{AccountError, AccountFile, KdfParams};
 pub use live::{Incoming, LiveEvent, DEFAULT_POLL_INTERVAL};
@@ -26,3 +31,4 @@ pub use store::{
     parse_account_id, Contact, Conversation, DatabaseKey, Direction, MessageRequest, MessageState,
     MessageStore, StoreError, StoredMessage,
 };
+pub use sync_own::{AccountSync, CONFIG_TTL_MS};

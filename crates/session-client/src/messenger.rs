@@ -22,7 +22,7 @@ pub const INBOX_NAMESPACE: i16 = 0;
 /// Pages fetched by one sync at most (each up to the node's size limit).
 const MAX_PAGES: usize = 64;
 /// The settings key of the user's display name.
-const DISPLAY_NAME: &str = "display_name";
+pub(crate) const DISPLAY_NAME: &str = "display_name";
 
 /// What can go wrong while messaging.
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +40,12 @@ pub enum MessengerError {
     /// A swarm member answered something that is not a retrieve response.
     #[error("unexpected answer from a swarm member: {0}")]
     BadAnswer(String),
+    /// Sealing or opening account data failed.
+    #[error(transparent)]
+    Crypto(#[from] session_crypto::CryptoError),
+    /// Another device of the account removed this one.
+    #[error("this device was removed from the account by another device and no longer syncs; link or restore it again to use it")]
+    DeviceRemoved,
 }
 
 /// The outcome of one send attempt.
@@ -69,6 +75,8 @@ pub struct SyncReport {
     /// Whether the node asked held the request ([`Messenger::sync_waiting`] only): a node
     /// that cannot wait (the reference) answers at once without saying so.
     pub node_waits: bool,
+    /// What [`Messenger::sync`] synced with the account's other devices.
+    pub account: crate::AccountSync,
 }
 
 /// One account's messenger.
@@ -99,6 +107,11 @@ impl Messenger {
     /// The user's Account ID.
     pub fn account_id(&self) -> AccountId {
         self.keys.account_id()
+    }
+
+    /// The account's keys (for the modules that sync the account's own swarm).
+    pub(crate) fn keys(&self) -> &IdentityKeyPair {
+        &self.keys
     }
 
     /// The network client.
@@ -136,9 +149,15 @@ impl Messenger {
                 timestamp_ms,
             };
             let payload = encode_text_message(&self.keys, to, outgoing, &mut OsRng)?;
-            store.insert_outgoing(to, timestamp_ms, text, &payload)?
+            let id = store.insert_outgoing(to, timestamp_ms, text, &payload)?;
+            crate::sync_own::queue_copy(&self.keys, &store, to, outgoing, self.ttl_ms)?;
+            id
         };
-        self.deliver(id).await
+        let delivery = self.deliver(id).await?;
+        if let Err(e) = self.push_pending().await {
+            tracing::info!(error = %e, "the copy for the other devices waits for the next sync");
+        }
+        Ok(delivery)
     }
 
     /// Sends a message again (the same bytes: a swarm that got it already keeps one copy).
@@ -202,7 +221,10 @@ impl Messenger {
     /// (members may hold messages in different orders), and messages are deduplicated by their
     /// swarm hash, so nothing is delivered twice, across restarts too.
     pub async fn sync(&self) -> Result<SyncReport, MessengerError> {
-        self.fetch(None).await
+        let account = self.sync_account().await?;
+        let mut report = self.fetch(None).await?;
+        report.account = account;
+        Ok(report)
     }
 
     /// [`sync`](Self::sync) that asks the node to hold the first page up to `wait_ms` until a
@@ -261,10 +283,15 @@ impl Messenger {
             let last_hash = page.messages.last().map(|m| m.hash.as_str());
             let node = routed.route.destination.key.to_string();
             let now = self.client.now_ms();
+            let (decoded, copies) =
+                crate::sync_own::file_sent_copies(&self.account_id(), &self.store(), decoded)?;
+            report.new.extend(copies);
             let new =
                 self.store()
                     .file_incoming(&node, INBOX_NAMESPACE, &decoded, last_hash, now)?;
             report.new.extend(new);
+            crate::config_sync::reapply_conversations(self.store().conn())
+                .map_err(StoreError::from)?;
             report.routes.push(routed.route);
             if !page.more {
                 break;
@@ -295,6 +322,7 @@ pub fn file_unsent(
     };
     let payload = encode_text_message(keys, to, outgoing, &mut OsRng)?;
     let id = store.insert_outgoing(to, timestamp_ms, text, &payload)?;
+    crate::sync_own::queue_copy(keys, store, to, outgoing, DEFAULT_TTL_MS)?;
     store.mark_failed(id, reason)?;
     Ok(store.message(id)?)
 }
@@ -339,7 +367,7 @@ fn plain_reason(error: &ClientError) -> String {
 
 /// How many swarm members acknowledged a store, of how many asked: the destination's answer
 /// lists each member under `swarm`, with `failed` for those that did not store it.
-fn swarm_acknowledgements(body: &Value) -> (u32, u32) {
+pub(crate) fn swarm_acknowledgements(body: &Value) -> (u32, u32) {
     match body.get("swarm").and_then(Value::as_object) {
         Some(members) => {
             let on = members

@@ -247,6 +247,7 @@ impl MessageStore {
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(corrupt)?;
         conn.execute_batch(SCHEMA).map_err(corrupt)?;
+        crate::config_sync::migrate(&conn).map_err(corrupt)?;
         conn.pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(corrupt)?;
         let check: String = conn
@@ -300,6 +301,7 @@ impl MessageStore {
              ON CONFLICT (account_id) DO UPDATE SET nickname = excluded.nickname",
             params![id, nickname, to_i64(now_ms)],
         )?;
+        crate::config_sync::record_contact(&self.conn, account_id, nickname)?;
         Ok(Contact {
             account_id: *account_id,
             nickname: nickname.into(),
@@ -316,6 +318,7 @@ impl MessageStore {
             "DELETE FROM contacts WHERE account_id = ?1",
             [account_id.to_string()],
         )?;
+        crate::config_sync::record_contact_removed(&self.conn, &account_id)?;
         Ok(contact)
     }
 
@@ -599,6 +602,7 @@ impl MessageStore {
              ON CONFLICT (peer) DO UPDATE SET last_read_id = excluded.last_read_id",
             [peer.to_string()],
         )?;
+        crate::config_sync::record_read(&self.conn, peer)?;
         Ok(())
     }
 
@@ -613,11 +617,13 @@ impl MessageStore {
             "DELETE FROM contacts WHERE account_id = ?1",
             [peer.to_string()],
         )?;
+        crate::config_sync::record_blocked(&self.conn, peer, true)?;
         Ok(())
     }
 
     /// Unblocks `peer`; returns whether they were blocked.
     pub fn unblock(&self, peer: &AccountId) -> Result<bool, StoreError> {
+        crate::config_sync::record_blocked(&self.conn, peer, false)?;
         Ok(self.conn.execute(
             "DELETE FROM blocked WHERE account_id = ?1",
             [peer.to_string()],
@@ -640,6 +646,7 @@ impl MessageStore {
     /// Deletes the whole conversation with `peer`; returns how many messages went. Their
     /// swarm hashes are kept, so that a later sync does not file them again.
     pub fn delete_conversation(&self, peer: &AccountId) -> Result<usize, StoreError> {
+        crate::config_sync::record_cleared(&self.conn, peer)?;
         self.conn.execute(
             "INSERT OR IGNORE INTO dropped_hashes (hash)
              SELECT hash FROM messages WHERE peer = ?1 AND hash IS NOT NULL",
@@ -702,7 +709,13 @@ impl MessageStore {
              ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             params![key, value],
         )?;
+        crate::config_sync::record_setting(&self.conn, key, value)?;
         Ok(())
+    }
+
+    /// The connection, for the modules that keep their own tables in this database.
+    pub(crate) fn conn(&self) -> &Connection {
+        &self.conn
     }
 
     fn select(
@@ -931,6 +944,7 @@ mod tests {
             timestamp_ms: 5,
             text: "hi".into(),
             display_name: Some("Carol".into()),
+            sync_target: None,
         };
         let batch = vec![("h1".to_string(), text)];
         assert_eq!(

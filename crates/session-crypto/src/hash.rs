@@ -40,3 +40,19 @@ pub(crate) fn fixed_key_hash<const N: usize>(key: &[u8], parts: &[&[u8]]) -> [u8
     // Keys given here are at most 64 bytes, so `blake2b` cannot fail; the fallback is unreachable.
     blake2b(key, parts).unwrap_or([0u8; N])
 }
+
+/// Unkeyed BLAKE2b with an `N`-byte output (1 to 64) and a 16-byte personalisation string
+/// (libsodium `crypto_generichash_blake2b_salt_personal` with no key and no salt).
+pub fn blake2b_personal<const N: usize>(personal: &[u8; 16], parts: &[&[u8]]) -> [u8; N] {
+    const { assert!(N >= 1 && N <= 64, "BLAKE2b output is 1 to 64 bytes") };
+    let mut state = blake2b_simd::Params::new()
+        .hash_length(N)
+        .personal(personal)
+        .to_state();
+    for part in parts {
+        state.update(part);
+    }
+    let mut out = [0u8; N];
+    out.copy_from_slice(state.finalize().as_bytes());
+    out
+}

@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod config_record;
 mod error;
 pub mod hash;
 mod keys;

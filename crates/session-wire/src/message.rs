@@ -37,6 +37,9 @@ pub struct ReceivedText {
     pub text: String,
     /// The display name the sender gave, if any.
     pub display_name: Option<String>,
+    /// The conversation of a copy the sender's own device synced to its other devices (only
+    /// meaningful when the sender is the recipient's own account).
+    pub sync_target: Option<AccountId>,
 }
 
 /// Encrypts `message` from `sender` to `recipient` and wraps it as the bytes stored in the
@@ -47,6 +50,28 @@ pub fn encode_text_message(
     message: OutgoingText<'_>,
     rng: &mut impl CryptoRngCore,
 ) -> Result<Vec<u8>, WireError> {
+    encode_data_message(sender, recipient, message, None, rng)
+}
+
+/// The copy of `message` (sent to `target`) that the sender stores in its own namespace 0, so
+/// that its other devices file it as sent: encrypted to the sender's own account, with the
+/// Content's `syncTarget` set to `target`, as Session does.
+pub fn encode_sync_copy(
+    sender: &IdentityKeyPair,
+    target: &AccountId,
+    message: OutgoingText<'_>,
+    rng: &mut impl CryptoRngCore,
+) -> Result<Vec<u8>, WireError> {
+    encode_data_message(sender, &sender.account_id(), message, Some(target), rng)
+}
+
+fn encode_data_message(
+    sender: &IdentityKeyPair,
+    recipient: &AccountId,
+    message: OutgoingText<'_>,
+    sync_target: Option<&AccountId>,
+    rng: &mut impl CryptoRngCore,
+) -> Result<Vec<u8>, WireError> {
     let content = Content {
         data_message: Some(DataMessage {
             body: Some(message.text.to_owned()),
@@ -55,6 +80,7 @@ pub fn encode_text_message(
                 display_name: Some(name.to_owned()),
                 profile_picture: None,
             }),
+            sync_target: sync_target.map(ToString::to_string),
             ..Default::default()
         }),
         ..Default::default()
@@ -143,5 +169,6 @@ pub fn decode_text_message(
         timestamp_ms: envelope.timestamp,
         text,
         display_name: data.profile.and_then(|p| p.display_name),
+        sync_target: data.sync_target.and_then(|t| t.parse::<AccountId>().ok()),
     })
 }
