@@ -159,14 +159,10 @@ pub const F_PINNED: &str = "p";
 pub const F_ARCHIVED: &str = "a";
 /// Conversations: messages up to this sender timestamp deleted (a declined request).
 pub const F_CLEARED: &str = "c";
-/// Devices: the device's name.
-pub const F_DEVICE_NAME: &str = "n";
-/// Devices: its kind (`cli`, `desktop`).
-pub const F_DEVICE_KIND: &str = "k";
-/// Devices: first seen, ms.
-pub const F_FIRST_SEEN: &str = "f";
-/// Devices: last seen, ms.
-pub const F_LAST_SEEN: &str = "l";
+/// Devices: the device's name and kind (`[name, kind]`: one field, one writer).
+pub const F_DEVICE: &str = "n";
+/// Devices: first and last seen, ms (`[first, last]`: written only by the device itself).
+pub const F_SEEN: &str = "s";
 /// Devices: removed from the account.
 pub const F_REMOVED: &str = "x";
 

@@ -10,9 +10,7 @@
 use rusqlite::Connection;
 use serde_json::Value;
 
-use crate::config_sync::{
-    self, ConfigKind, F_DEVICE_KIND, F_DEVICE_NAME, F_FIRST_SEEN, F_LAST_SEEN, F_REMOVED,
-};
+use crate::config_sync::{self, ConfigKind, F_DEVICE, F_REMOVED, F_SEEN};
 use crate::{Messenger, MessengerError, StoreError};
 
 /// A device re-announces itself (its last-seen time) at most this often.
@@ -68,21 +66,26 @@ pub(crate) fn announce(conn: &Connection, now_ms: u64) -> Result<(), StoreError>
     let get = |name: &str| config_sync::field(conn, ConfigKind::Devices, &id, name);
     let name = setting(conn, DEVICE_NAME)?.unwrap_or_else(|| format!("device {}", &id[..4]));
     let kind = setting(conn, DEVICE_KIND)?.unwrap_or_else(|| "cli".into());
-    let mut fields = vec![
-        (F_DEVICE_NAME, Value::from(name)),
-        (F_DEVICE_KIND, Value::from(kind)),
-    ];
-    if get(F_FIRST_SEEN)?.is_none() {
-        fields.push((F_FIRST_SEEN, Value::from(now_ms)));
-    }
-    let last = get(F_LAST_SEEN)?
-        .and_then(|f| f.value.as_u64())
-        .unwrap_or(0);
-    if now_ms.saturating_sub(last) >= ANNOUNCE_EVERY_MS {
-        fields.push((F_LAST_SEEN, Value::from(now_ms)));
+    let mut fields = vec![(F_DEVICE, Value::from(vec![name, kind]))];
+    let (first, last) = seen(get(F_SEEN)?.map(|f| f.value));
+    if first == 0 || now_ms.saturating_sub(last) >= ANNOUNCE_EVERY_MS {
+        let first = if first == 0 { now_ms } else { first };
+        fields.push((F_SEEN, Value::from(vec![first, now_ms])));
     }
     config_sync::record_local(conn, ConfigKind::Devices, &id, &fields)?;
     Ok(())
+}
+
+/// `[first, last]` seen times from a stored value (zeros when missing or malformed).
+fn seen(value: Option<Value>) -> (u64, u64) {
+    let at = |i: usize| {
+        value
+            .as_ref()
+            .and_then(|v| v.get(i))
+            .and_then(Value::as_u64)
+            .unwrap_or(0)
+    };
+    (at(0), at(1))
 }
 
 /// Fails with [`MessengerError::DeviceRemoved`] if the merged device list says another device
@@ -107,12 +110,25 @@ pub fn list(conn: &Connection) -> Result<Vec<Device>, StoreError> {
         let get = |name: &str| {
             config_sync::field(conn, ConfigKind::Devices, &id, name).map(|f| f.map(|f| f.value))
         };
-        let text = |v: Option<Value>| v.and_then(|v| v.as_str().map(crate::inert::neutralise));
+        let (name, kind) = match get(F_DEVICE)? {
+            Some(Value::Array(parts)) => {
+                let text = |i: usize| {
+                    parts
+                        .get(i)
+                        .and_then(Value::as_str)
+                        .map(crate::inert::neutralise)
+                        .unwrap_or_default()
+                };
+                (text(0), text(1))
+            }
+            _ => (String::new(), String::new()),
+        };
+        let (first_seen_ms, last_seen_ms) = seen(get(F_SEEN)?);
         out.push(Device {
-            name: text(get(F_DEVICE_NAME)?).unwrap_or_default(),
-            kind: text(get(F_DEVICE_KIND)?).unwrap_or_default(),
-            first_seen_ms: get(F_FIRST_SEEN)?.and_then(|v| v.as_u64()).unwrap_or(0),
-            last_seen_ms: get(F_LAST_SEEN)?.and_then(|v| v.as_u64()).unwrap_or(0),
+            name,
+            kind,
+            first_seen_ms,
+            last_seen_ms,
             removed: get(F_REMOVED)?.and_then(|v| v.as_bool()).unwrap_or(false),
             this_device: id == own,
             id,
