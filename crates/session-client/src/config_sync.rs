@@ -386,12 +386,30 @@ pub fn queue_own(
     Ok(())
 }
 
-/// What waits in the own-swarm outbox: (id, namespace, ttl, payload).
-pub fn queued_own(conn: &Connection) -> rusqlite::Result<Vec<(i64, i16, u64, Vec<u8>)>> {
+/// One item of the own-swarm outbox.
+#[derive(Debug, Clone)]
+pub struct Queued {
+    /// Its row id.
+    pub id: i64,
+    /// The namespace to store it in.
+    pub namespace: i16,
+    /// Its lifetime, ms.
+    pub ttl_ms: u64,
+    /// The bytes.
+    pub payload: Vec<u8>,
+}
+
+/// What waits in the own-swarm outbox, oldest first.
+pub fn queued_own(conn: &Connection) -> rusqlite::Result<Vec<Queued>> {
     let mut stmt =
         conn.prepare_cached("SELECT id, namespace, ttl_ms, payload FROM own_outbox ORDER BY id")?;
     let rows = stmt.query_map([], |r| {
-        Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as u64, r.get(3)?))
+        Ok(Queued {
+            id: r.get(0)?,
+            namespace: r.get(1)?,
+            ttl_ms: r.get::<_, i64>(2)? as u64,
+            payload: r.get(3)?,
+        })
     })?;
     rows.collect()
 }

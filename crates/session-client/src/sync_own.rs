@@ -58,6 +58,9 @@ pub(crate) fn queue_copy(
     Ok(())
 }
 
+/// Decoded inbox messages: swarm hash and content.
+type Decoded = Vec<(String, ReceivedText)>;
+
 /// Splits decoded messages of the inbox into copies of the account's own sent messages
 /// (sender = the account, with a sync target) and everything else, filing the copies as sent
 /// in their conversation, once (by conversation and sender timestamp). Returns the rest and
@@ -65,8 +68,8 @@ pub(crate) fn queue_copy(
 pub(crate) fn file_sent_copies(
     own: &AccountId,
     store: &MessageStore,
-    decoded: Vec<(String, ReceivedText)>,
-) -> Result<(Vec<(String, ReceivedText)>, Vec<StoredMessage>), StoreError> {
+    decoded: Decoded,
+) -> Result<(Decoded, Vec<StoredMessage>), StoreError> {
     let mut rest = Vec::with_capacity(decoded.len());
     let mut new = Vec::new();
     let conn = store.conn();
@@ -126,9 +129,12 @@ impl Messenger {
     pub(crate) async fn push_own(&self, report: &mut AccountSync) -> Result<(), MessengerError> {
         let own = self.account_id();
         let queued = config_sync::queued_own(self.store().conn())?;
-        for (id, namespace, ttl, payload) in queued {
-            if self.store_own(&own, namespace, ttl, &payload).await {
-                config_sync::unqueue_own(self.store().conn(), id)?;
+        for item in queued {
+            if self
+                .store_own(&own, item.namespace, item.ttl_ms, &item.payload)
+                .await
+            {
+                config_sync::unqueue_own(self.store().conn(), item.id)?;
                 report.pushed += 1;
             } else {
                 report.push_failures += 1;
