@@ -60,7 +60,8 @@ fn help_and_error_output_match_the_reviewed_file() {
     let mut out = String::new();
     for command in [
         "", "init", "restore", "phrase", "name", "id", "contacts", "requests", "send", "retry",
-        "sync", "inbox", "history", "chat", "devnet", "demo",
+        "sync", "inbox", "history", "chat", "devnet", "demo", "devices", "devices link",
+        "devices approve", "devices remove", "export", "import",
     ] {
         let mut args: Vec<&str> = command.split_whitespace().collect();
         args.push("--help");
@@ -103,6 +104,8 @@ fn help_and_error_output_match_the_reviewed_file() {
         &["--profile", "a", "send", "bobby", "hi"],
         &["--profile", "a", "requests", "accept", "Carol", "carol"],
         &["--profile", "a", "init"],
+        &["--profile", "a", "devices", "approve", "hello"],
+        &["--profile", "a", "devices", "link"],
     ];
     for args in cases {
         out.push_str(&run(d, args, ""));
