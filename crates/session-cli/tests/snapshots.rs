@@ -59,9 +59,28 @@ fn help_and_error_output_match_the_reviewed_file() {
     let d = dir.path();
     let mut out = String::new();
     for command in [
-        "", "init", "restore", "phrase", "name", "id", "contacts", "requests", "send", "retry",
-        "sync", "inbox", "history", "chat", "devnet", "demo", "devices", "devices link",
-        "devices approve", "devices remove", "export", "import",
+        "",
+        "init",
+        "restore",
+        "phrase",
+        "name",
+        "id",
+        "contacts",
+        "requests",
+        "send",
+        "retry",
+        "sync",
+        "inbox",
+        "history",
+        "chat",
+        "devnet",
+        "demo",
+        "devices",
+        "devices link",
+        "devices approve",
+        "devices remove",
+        "export",
+        "import",
     ] {
         let mut args: Vec<&str> = command.split_whitespace().collect();
         args.push("--help");
