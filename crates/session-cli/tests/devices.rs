@@ -121,6 +121,10 @@ async fn contacts_names_and_concurrent_renames_converge_and_an_offline_device_ca
     .online(&net)
     .await;
     let report = b.sync().await.unwrap();
+    println!(
+        "catching up after 50 changes: {} records merged in {} ms",
+        report.account.merged, report.account.elapsed_ms
+    );
     assert!(report.account.merged >= 50, "{:?}", report.account);
     let mut on_a = a.store().contacts().unwrap();
     let mut on_b = b.store().contacts().unwrap();
