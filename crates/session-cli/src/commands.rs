@@ -103,7 +103,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                 profile.save_network(&network)?;
             }
             println!("Restored account {id}");
-            crate::devices_cmd::restored_summary(&profile).await;
+            crate::devices_cmd::restored_summary(&profile, &seed).await;
             Ok(ExitCode::SUCCESS)
         }
         Command::Phrase => {
@@ -578,7 +578,7 @@ pub(crate) async fn messenger(profile: &Profile) -> Result<Messenger> {
     messenger_with(profile, &seed, store).await
 }
 
-async fn messenger_with(
+pub(crate) async fn messenger_with(
     profile: &Profile,
     seed: &Ed25519Seed,
     store: MessageStore,

@@ -13,7 +13,9 @@ use session_client::{
 };
 use zeroize::Zeroizing;
 
-use crate::commands::{messenger, open_store, unlock, Result};
+use session_crypto::Ed25519Seed;
+
+use crate::commands::{messenger, messenger_with, open_store, unlock, Result};
 use crate::{input, qr, DevicesAction};
 
 /// The environment variable a script can pass the export passphrase in.
@@ -109,15 +111,18 @@ pub async fn run(
             devices::set_identity(&store, &name, "cli")?;
             drop(store);
             println!("Linked to account {}", seed.key_pair().account_id());
-            restored_summary(profile).await;
+            restored_summary(profile, &seed).await;
             Ok(ExitCode::SUCCESS)
         }
     }
 }
 
 /// After a restore or a link: syncs once and says what came back (nothing if offline).
-pub async fn restored_summary(profile: &Profile) {
-    let Ok(messenger) = messenger(profile).await else {
+pub async fn restored_summary(profile: &Profile, seed: &Ed25519Seed) {
+    let Ok(store) = open_store(profile, seed) else {
+        return;
+    };
+    let Ok(messenger) = messenger_with(profile, seed, store).await else {
         println!("Offline: contacts and history come back with the first `session sync`.");
         return;
     };

@@ -235,6 +235,7 @@ impl Messenger {
     }
 
     async fn fetch(&self, wait_ms: Option<u64>) -> Result<SyncReport, MessengerError> {
+        crate::devices::check_not_removed(self.store().conn())?;
         let started = Instant::now();
         let mut report = SyncReport::default();
         for page_index in 0..MAX_PAGES {
