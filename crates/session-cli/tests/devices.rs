@@ -102,6 +102,41 @@ async fn contacts_names_and_concurrent_renames_converge_and_an_offline_device_ca
         Some("Bob (laptop)" | "Bob (phone)")
     ));
 
+    // Message-request decisions made on one device hold on the other: B declines Carol's
+    // request, A accepts Dave's.
+    let (carol_p, dave_p) = (
+        Party::new(dir.path(), "carol"),
+        Party::new(dir.path(), "dave"),
+    );
+    carol_p
+        .online(&net)
+        .await
+        .send(&a.account_id(), "hi, I am Carol")
+        .await
+        .unwrap();
+    dave_p
+        .online(&net)
+        .await
+        .send(&a.account_id(), "hi, I am Dave")
+        .await
+        .unwrap();
+    a.sync().await.unwrap();
+    b.sync().await.unwrap();
+    assert_eq!(a.store().requests().unwrap().len(), 2);
+    assert_eq!(b.store().requests().unwrap().len(), 2);
+    b.store().delete_conversation(&carol_p.id).unwrap();
+    a.store().add_contact(&dave_p.id, "Dave", 5).unwrap();
+    a.sync().await.unwrap();
+    b.sync().await.unwrap();
+    a.sync().await.unwrap();
+    for device in [&a, &b] {
+        assert!(device.store().requests().unwrap().is_empty());
+        assert!(device.store().history(&carol_p.id, 10).unwrap().is_empty());
+        assert_eq!(nickname(device, &dave_p.id).as_deref(), Some("Dave"));
+    }
+    a.store().remove_contact("Dave").unwrap();
+    a.push_pending().await.unwrap();
+
     // B goes offline while A makes 50 changes, each pushed; then B catches up.
     drop(b);
     let mut expected = Vec::new();

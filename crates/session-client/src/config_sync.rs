@@ -521,7 +521,7 @@ pub fn apply(conn: &Connection, kind: ConfigKind, key: &str) -> rusqlite::Result
     let get = |name: &str| field(conn, kind, key, name).map(|f| f.map(|f| f.value));
     match kind {
         ConfigKind::Profile => {
-            if let Some(Value::String(name)) = get(F_NAME)? {
+            if let Some(Value::String(name)) = get(F_NAME)?.filter(plausible_name) {
                 conn.execute(
                     "INSERT INTO settings (key, value) VALUES (?1, ?2)
                      ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -544,6 +544,9 @@ pub fn apply(conn: &Connection, kind: ConfigKind, key: &str) -> rusqlite::Result
             }
             conn.execute("DELETE FROM blocked WHERE account_id = ?1", [key])?;
             match get(F_NICKNAME)? {
+                Some(value) if !plausible_name(&value) => {
+                    tracing::debug!("a synced nickname is not usable; the contact is kept as is");
+                }
                 Some(Value::String(nickname)) => {
                     // A nickname another contact holds here stays with that contact; the
                     // entries converge once that contact's own rename arrives.
@@ -641,6 +644,19 @@ pub fn set_conversation_flag(
         &peer.to_string(),
         &[(flag, Value::Bool(on))],
     )
+}
+
+/// Whether a synced name can be used as is: not a string (null: no contact) or a string of
+/// 1 to 64 characters without control characters. Only the account's own devices can write
+/// records, but a damaged or hostile one must not plant escape sequences or bury the list.
+fn plausible_name(value: &Value) -> bool {
+    match value {
+        Value::String(text) => {
+            let chars = text.chars().count();
+            (1..=64).contains(&chars) && !text.chars().any(char::is_control)
+        }
+        _ => true,
+    }
 }
 
 fn to_i64(value: u64) -> i64 {
@@ -795,5 +811,40 @@ mod tests {
             Value::from("b"),
             "same ms: the greater device wins"
         );
+    }
+}
+
+#[cfg(test)]
+mod apply_tests {
+    use super::*;
+
+    #[test]
+    fn unusable_synced_names_are_not_applied() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::MessageStore::open(&dir.path().join("db")).unwrap();
+        let conn = store.conn();
+        let bob = session_crypto::Ed25519Seed::generate(&mut session_crypto::OsRng)
+            .key_pair()
+            .account_id();
+        let record = |nick: Value, ms: u64| Record {
+            key: bob.to_string(),
+            fields: [(F_NICKNAME.to_string(), (nick, ms, "d".to_string()))].into(),
+        };
+        for (nick, ms) in [(Value::from("Bob"), 1), (Value::from("\u{1b}[2Jevil"), 2)] {
+            merge_record(conn, ConfigKind::Contacts, &record(nick, ms)).unwrap();
+            apply(conn, ConfigKind::Contacts, &bob.to_string()).unwrap();
+        }
+        assert_eq!(store.contact(&bob).unwrap().unwrap().nickname, "Bob");
+        merge_record(
+            conn,
+            ConfigKind::Contacts,
+            &record(Value::from("x".repeat(65)), 3),
+        )
+        .unwrap();
+        apply(conn, ConfigKind::Contacts, &bob.to_string()).unwrap();
+        assert_eq!(store.contact(&bob).unwrap().unwrap().nickname, "Bob");
+        merge_record(conn, ConfigKind::Contacts, &record(Value::Null, 4)).unwrap();
+        apply(conn, ConfigKind::Contacts, &bob.to_string()).unwrap();
+        assert!(store.contact(&bob).unwrap().is_none());
     }
 }
