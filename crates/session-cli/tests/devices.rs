@@ -194,6 +194,9 @@ async fn a_device_linked_with_the_sas_flow_sends_and_receives_and_a_removed_one_
         session_client::devices_link::sas_line(&bytes).unwrap(),
         session_client::devices_link::sas_line(&link.request.to_bytes()).unwrap()
     );
+    // Anyone who saw the request can write to its mailbox: junk there does not stop linking.
+    let mailbox: session_crypto::AccountId = request.mailbox.parse().unwrap();
+    bob_m.send(&mailbox, "not a seed at all").await.unwrap();
     a_m.approve_link(&request).await.unwrap();
     let seed = tokio::time::timeout(
         Duration::from_secs(60),

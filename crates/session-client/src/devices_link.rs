@@ -283,8 +283,12 @@ impl PendingLink {
             if let Ok(routed) = routed {
                 if let Ok(page) = serde_json::from_value::<RetrieveResponse>(routed.body) {
                     for message in &page.messages {
-                        if let Some(seed) = self.open_approval(&message.data)? {
-                            return Ok(seed);
+                        match self.open_approval(&message.data) {
+                            Ok(Some(seed)) => return Ok(seed),
+                            Ok(None) => {}
+                            // Anyone who saw the request can write to the mailbox: a message
+                            // that is not a valid approval is skipped, not fatal.
+                            Err(e) => tracing::debug!(error = %e, "skipping a mailbox message"),
                         }
                     }
                 }
