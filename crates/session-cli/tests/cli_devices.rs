@@ -89,12 +89,19 @@ async fn a_device_is_linked_without_the_phrase_syncs_exports_and_is_removed() {
             .unwrap()
             .to_string()
     };
-    let alice_id = id_of(&ok(session(
+    let init = ok(session(
         &alice,
         &["--network", network, "init", "--name", "Alice"],
         "",
         &[],
-    )));
+    ));
+    let alice_id = id_of(&init);
+    let phrase = init
+        .lines()
+        .map(str::trim)
+        .find(|l| l.split_whitespace().count() == 25)
+        .unwrap()
+        .to_string();
     let bob_id = id_of(&ok(session(
         &bob,
         &["--network", network, "init", "--name", "Bob"],
@@ -210,6 +217,25 @@ async fn a_device_is_linked_without_the_phrase_syncs_exports_and_is_removed() {
     std::fs::write(file, &bytes).unwrap();
     let err = fails(session(&tablet, &["import", file], "", &pass));
     assert!(err.contains("damaged"), "{err}");
+
+    // A fresh restore from the phrase brings back the contact, the name and both messages.
+    let restored = dir.path().join("restored");
+    let out = ok(session(
+        &restored,
+        &["--network", network, "restore"],
+        &phrase,
+        &[],
+    ));
+    assert!(
+        out.contains("From the account's swarm: 1 contact(s), 2 message(s)"),
+        "{out}"
+    );
+    assert_eq!(ok(session(&restored, &["name"], "", &[])).trim(), "Alice");
+    let history = ok(session(&restored, &["history", "bob"], "", &[]));
+    assert!(
+        history.contains("before the tablet") && history.contains("from the tablet"),
+        "{history}"
+    );
 
     // Alice removes the tablet; the tablet is told and stops syncing.
     let tablet_id = list.split_whitespace().next().unwrap();
