@@ -106,6 +106,10 @@ pub struct Record {
     /// Field name to value and version.
     #[serde(rename = "f")]
     pub fields: BTreeMap<String, (Value, u64, String)>,
+    /// The day (Unix ms / 86,400,000) it was pushed: not merged, it only makes a refresh of
+    /// an unchanged entry a new swarm message with a new 30-day lifetime.
+    #[serde(rename = "p", default)]
+    pub pushed_day: u64,
 }
 
 impl Record {
@@ -179,6 +183,12 @@ CREATE TABLE IF NOT EXISTS config_fields (
 CREATE TABLE IF NOT EXISTS config_dirty (
     kind INTEGER NOT NULL,
     key  TEXT NOT NULL,
+    PRIMARY KEY (kind, key)
+);
+CREATE TABLE IF NOT EXISTS config_refreshed (
+    kind INTEGER NOT NULL,
+    key  TEXT NOT NULL,
+    ms   INTEGER NOT NULL,
     PRIMARY KEY (kind, key)
 );
 CREATE TABLE IF NOT EXISTS own_outbox (
@@ -336,6 +346,7 @@ pub fn entry_record(conn: &Connection, kind: ConfigKind, key: &str) -> rusqlite:
     Ok(Record {
         key: key.to_owned(),
         fields,
+        pushed_day: 0,
     })
 }
 
@@ -361,16 +372,53 @@ pub fn dirty(conn: &Connection) -> rusqlite::Result<Vec<(ConfigKind, String)>> {
     Ok(out)
 }
 
-/// Marks an entry pushed, unless it changed again since `pushed` was read from it.
-pub fn mark_pushed(conn: &Connection, kind: ConfigKind, pushed: &Record) -> rusqlite::Result<()> {
-    if entry_record(conn, kind, &pushed.key)? == *pushed {
+/// Marks an entry pushed at `now_ms`, unless it changed again since `pushed` was read from it.
+pub fn mark_pushed(
+    conn: &Connection,
+    kind: ConfigKind,
+    pushed: &Record,
+    now_ms: u64,
+) -> rusqlite::Result<()> {
+    if entry_record(conn, kind, &pushed.key)?.fields == pushed.fields {
         conn.execute(
             "DELETE FROM config_dirty WHERE kind = ?1 AND key = ?2",
             params![kind.code(), pushed.key],
         )?;
     }
+    mark_refreshed(conn, kind, &pushed.key, now_ms)
+}
+
+/// Records that the swarm held (or was just given) a copy of the entry at `now_ms`.
+pub fn mark_refreshed(
+    conn: &Connection,
+    kind: ConfigKind,
+    key: &str,
+    now_ms: u64,
+) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO config_refreshed (kind, key, ms) VALUES (?1, ?2, ?3)
+         ON CONFLICT (kind, key) DO UPDATE SET ms = MAX(ms, excluded.ms)",
+        params![kind.code(), key, to_i64(now_ms)],
+    )?;
     Ok(())
 }
+
+/// Config records live 30 days in the swarm: an entry no device pushed or pulled for a week
+/// is marked for pushing again (with a new push day, so a new swarm message), so that a
+/// device offline for weeks, or a restore, still finds it. Returns how many were marked.
+pub fn mark_stale(conn: &Connection, now_ms: u64) -> rusqlite::Result<usize> {
+    let cutoff = to_i64(now_ms.saturating_sub(REFRESH_AFTER_MS));
+    conn.execute(
+        "INSERT OR IGNORE INTO config_dirty (kind, key)
+         SELECT DISTINCT f.kind, f.key FROM config_fields f
+         LEFT JOIN config_refreshed r ON r.kind = f.kind AND r.key = f.key
+         WHERE r.ms IS NULL OR r.ms < ?1",
+        [cutoff],
+    )
+}
+
+/// How long an entry may go without a copy pushed or seen before it is pushed again.
+pub const REFRESH_AFTER_MS: u64 = 7 * 24 * 3600 * 1000;
 
 /// Queues bytes to store in the account's own swarm (sent-message copies).
 pub fn queue_own(
@@ -719,6 +767,7 @@ mod tests {
         Record {
             key: key.to_owned(),
             fields,
+            pushed_day: 0,
         }
     }
 
@@ -796,6 +845,7 @@ mod tests {
                 (Value::from(value), ms, device.to_string()),
             )]
             .into(),
+            pushed_day: 0,
         };
         let records = [make("a", 5, "d1"), make("b", 5, "d2"), make("c", 4, "d3")];
         let mut pure = State::new();
@@ -829,6 +879,7 @@ mod apply_tests {
         let record = |nick: Value, ms: u64| Record {
             key: bob.to_string(),
             fields: [(F_NICKNAME.to_string(), (nick, ms, "d".to_string()))].into(),
+            pushed_day: 0,
         };
         for (nick, ms) in [(Value::from("Bob"), 1), (Value::from("\u{1b}[2Jevil"), 2)] {
             merge_record(conn, ConfigKind::Contacts, &record(nick, ms)).unwrap();
@@ -846,5 +897,34 @@ mod apply_tests {
         merge_record(conn, ConfigKind::Contacts, &record(Value::Null, 4)).unwrap();
         apply(conn, ConfigKind::Contacts, &bob.to_string()).unwrap();
         assert!(store.contact(&bob).unwrap().is_none());
+    }
+}
+
+#[cfg(test)]
+mod refresh_tests {
+    use super::*;
+
+    #[test]
+    fn entries_nobody_refreshed_for_a_week_are_pushed_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::MessageStore::open(&dir.path().join("db")).unwrap();
+        let conn = store.conn();
+        let bob = session_crypto::Ed25519Seed::generate(&mut session_crypto::OsRng)
+            .key_pair()
+            .account_id();
+        store.add_contact(&bob, "Bob", 1).unwrap();
+        let record = entry_record(conn, ConfigKind::Contacts, &bob.to_string()).unwrap();
+        let t0 = 1_800_000_000_000;
+        mark_pushed(conn, ConfigKind::Contacts, &record, t0).unwrap();
+        assert!(dirty(conn).unwrap().is_empty());
+        assert_eq!(mark_stale(conn, t0 + REFRESH_AFTER_MS - 1).unwrap(), 0);
+        // Another device's copy seen later counts as fresh too.
+        mark_refreshed(conn, ConfigKind::Contacts, &bob.to_string(), t0 + 1000).unwrap();
+        assert_eq!(mark_stale(conn, t0 + REFRESH_AFTER_MS).unwrap(), 0);
+        assert_eq!(mark_stale(conn, t0 + 1001 + REFRESH_AFTER_MS).unwrap(), 1);
+        assert_eq!(
+            dirty(conn).unwrap(),
+            [(ConfigKind::Contacts, bob.to_string())]
+        );
     }
 }

@@ -2,9 +2,10 @@
 //! (namespace 0, encrypted to the account itself, with the recipient as sync target), and the
 //! config records of [`crate::config_sync`] (namespaces 2, 3, 4 and 6).
 //!
-//! [`Messenger::sync_account`] pushes what waits here (copies queued by sends, entries edited
-//! here), pulls every config namespace from the position reached in each swarm member, merges
-//! and applies the records, and tells a device the others removed that it was removed.
+//! [`Messenger::sync_account`] pulls every config namespace from the position reached in each
+//! swarm member, merges and applies the records, tells a device the others removed that it
+//! was removed, then pushes what waits here (copies queued by sends, entries edited here, and
+//! entries no device refreshed for a week, so that none expires with the 30-day TTL).
 
 use std::time::Instant;
 
@@ -104,14 +105,18 @@ impl Messenger {
         let started = Instant::now();
         let mut report = AccountSync::default();
         crate::devices::check_not_removed(self.store().conn())?;
-        crate::devices::announce(self.store().conn(), self.client().now_ms())?;
-        self.push_own(&mut report).await?;
+        // Pull first: a device back after long offline learns what is current (and whether
+        // it was removed) before it pushes anything.
         for kind in ConfigKind::ALL {
             self.pull_config(kind, &mut report).await?;
             if kind == ConfigKind::Devices {
                 crate::devices::check_not_removed(self.store().conn())?;
             }
         }
+        let now = self.client().now_ms();
+        crate::devices::announce(self.store().conn(), now)?;
+        config_sync::mark_stale(self.store().conn(), now)?;
+        self.push_own(&mut report).await?;
         report.elapsed_ms = started.elapsed().as_millis() as u64;
         Ok(report)
     }
@@ -142,13 +147,15 @@ impl Messenger {
         }
         let dirty = config_sync::dirty(self.store().conn())?;
         for (kind, key) in dirty {
-            let record = config_sync::entry_record(self.store().conn(), kind, &key)?;
+            let mut record = config_sync::entry_record(self.store().conn(), kind, &key)?;
+            let now = self.client().now_ms();
+            record.pushed_day = now / 86_400_000;
             let sealed = seal_record(self.keys(), kind, &record)?;
             if self
                 .store_own(&own, kind.namespace(), CONFIG_TTL_MS, &sealed)
                 .await
             {
-                config_sync::mark_pushed(self.store().conn(), kind, &record)?;
+                config_sync::mark_pushed(self.store().conn(), kind, &record, now)?;
                 report.pushed += 1;
             } else {
                 report.push_failures += 1;
@@ -213,14 +220,16 @@ impl Messenger {
                     .ok()
                     .and_then(|bytes| open_record(&seed, kind, &bytes));
                 match record {
-                    Some(record) => touched.push(record),
+                    Some(record) => touched.push((message.timestamp, record)),
                     None => report.undecryptable += 1,
                 }
             }
             {
                 let store = self.store();
                 let conn = store.conn();
-                for record in &touched {
+                for (stored_ms, record) in &touched {
+                    // A copy stored then lives 30 days from then.
+                    config_sync::mark_refreshed(conn, kind, &record.key, *stored_ms)?;
                     if config_sync::merge_record(conn, kind, record)? {
                         config_sync::apply(conn, kind, &record.key)?;
                         report.merged += 1;
