@@ -60,7 +60,7 @@ fn help_and_error_output_match_the_reviewed_file() {
     let mut out = String::new();
     for command in [
         "", "init", "restore", "phrase", "name", "id", "contacts", "requests", "send", "retry",
-        "sync", "inbox", "history", "chat", "devnet", "demo",
+        "sync", "inbox", "history", "chat", "devnet", "demo", "invite", "accept", "verify",
     ] {
         let mut args: Vec<&str> = command.split_whitespace().collect();
         args.push("--help");
