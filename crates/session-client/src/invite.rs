@@ -434,7 +434,17 @@ impl PendingInvite {
                 .await?;
             return Err(InviteError::WrongCode);
         };
-        let invited = file_contact(messenger, &card)?;
+        let invited = match file_contact(messenger, &card) {
+            Ok(invited) => invited,
+            Err(e) => {
+                // Not a contact to file (one's own code, a damaged card): the code is withdrawn,
+                // so the other side is told rather than left waiting.
+                self.mailbox
+                    .post(messenger, &Frame::Close { invite })
+                    .await?;
+                return Err(e);
+            }
+        };
         let sealed = frame::seal_card(
             &shared,
             Side::Inviter,
