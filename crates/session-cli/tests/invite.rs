@@ -201,7 +201,57 @@ fn test_clock(offset: Arc<AtomicU64>) -> InviteOptions {
         clock: Some(Arc::new(move || {
             system_ms() + offset.load(Ordering::Relaxed)
         })),
+        numbers: None,
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invites_sharing_numbers_never_mix() {
+    let net = network().await;
+    let dir = tempfile::tempdir().unwrap();
+    let people: Vec<Party> = ["alice", "carol", "dave", "bob", "erin"]
+        .iter()
+        .map(|name| Party::new(dir.path(), name))
+        .collect();
+    let mut online = Vec::new();
+    for party in &people {
+        online.push(party.online(&net).await);
+    }
+    let [alice_m, carol_m, dave_m, bob_m, erin_m] = &online[..] else {
+        unreachable!()
+    };
+    // Two numbers only: the second inviter finds the first's number taken and takes the other;
+    // a third finds none free.
+    let two = InviteOptions {
+        numbers: Some(40..=41),
+        ..InviteOptions::default()
+    };
+    let from_alice = invite::invite(alice_m, two.clone()).await.unwrap();
+    let from_carol = invite::invite(carol_m, two.clone()).await.unwrap();
+    let numbers = [from_alice.code().number(), from_carol.code().number()];
+    assert_ne!(numbers[0], numbers[1]);
+    assert!(numbers.iter().all(|n| (40..=41).contains(n)), "{numbers:?}");
+    let none = invite::invite(dave_m, two).await;
+    assert!(
+        matches!(none, Err(InviteError::NoFreeNumber)),
+        "{:?}",
+        none.err()
+    );
+
+    // Both accepted at once, each by its own accepter: each pair is filed, nothing crosses.
+    let (alice_code, carol_code) = (from_alice.code().clone(), from_carol.code().clone());
+    let (a, c, b, e) = tokio::join!(
+        from_alice.wait(alice_m),
+        from_carol.wait(carol_m),
+        invite::accept(bob_m, &alice_code, InviteOptions::default()),
+        invite::accept(erin_m, &carol_code, InviteOptions::default()),
+    );
+    assert_eq!(a.unwrap().contact.account_id, people[3].id);
+    assert_eq!(c.unwrap().contact.account_id, people[4].id);
+    assert_eq!(b.unwrap().contact.account_id, people[0].id);
+    assert_eq!(e.unwrap().contact.account_id, people[1].id);
+    assert!(dave_m.store().contacts().unwrap().is_empty());
+    net.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -100,9 +100,24 @@ pub enum InviteError {
 pub struct InviteOptions {
     /// The clock that judges expiry (none: the nodes' time, as the client corrects it).
     pub clock: Option<Clock>,
+    /// The rendezvous numbers an inviter draws from (none: 1 to [`MAX_NUMBER`]; numbers
+    /// outside that range are never drawn).
+    pub numbers: Option<std::ops::RangeInclusive<u16>>,
 }
 
 impl InviteOptions {
+    /// A random rendezvous number from [`InviteOptions::numbers`].
+    fn draw_number(&self) -> u16 {
+        let range = self.numbers.clone().unwrap_or(1..=MAX_NUMBER);
+        let (low, high) = ((*range.start()).max(1), (*range.end()).min(MAX_NUMBER));
+        if low >= high {
+            return low.min(MAX_NUMBER);
+        }
+        let span = u64::from(high - low) + 1;
+        let offset = session_crypto::RngCore::next_u64(&mut OsRng) % span;
+        low + u16::try_from(offset).unwrap_or(0)
+    }
+
     fn now(&self, messenger: &Messenger) -> u64 {
         match &self.clock {
             Some(clock) => clock(),
@@ -319,7 +334,7 @@ pub async fn invite(
     options: InviteOptions,
 ) -> Result<PendingInvite, InviteError> {
     for _ in 0..ALLOCATION_TRIES {
-        let number = InviteCode::random_number(&mut OsRng);
+        let number = options.draw_number();
         let mut mailbox = Mailbox::new(number);
         mailbox.read(messenger, None).await?;
         let now = options.now(messenger);
