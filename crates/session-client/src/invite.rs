@@ -8,7 +8,7 @@
 //! under the derived key; both add each other as accepted contacts.
 //!
 //! - Nodes see a random-looking account receive a few opaque blobs (every frame is sealed, see
-//!   [`frame`]). Someone who knows the number can read the frames, and finds only random
+//!   `frame`). Someone who knows the number can read the frames, and finds only random
 //!   values: without the words, SPAKE2 gives them no key, so no Account ID.
 //! - One guess per code: the inviter accepts exactly one claim. If it was made with other
 //!   words, the inviter cannot open it, says so in the mailbox, and the code is dead on both
