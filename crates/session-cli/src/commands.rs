@@ -314,7 +314,8 @@ fn contacts(store: &MessageStore, action: ContactsAction) -> Result<ExitCode> {
                 );
             }
             for contact in contacts {
-                println!("{:<20} {}", contact.nickname, contact.account_id);
+                let mark = crate::introduce::verification_mark(store, &contact.account_id);
+                println!("{:<20} {}{mark}", contact.nickname, contact.account_id);
             }
         }
         ContactsAction::Remove { who } => {

@@ -136,3 +136,14 @@ pub fn verify(store: &MessageStore, me: &AccountId, who: &str, confirm: bool) ->
     }
     Ok(ExitCode::SUCCESS)
 }
+
+/// What `contacts list` adds after a contact: verified, or verified before its keys changed.
+pub fn verification_mark(store: &MessageStore, contact: &AccountId) -> &'static str {
+    match safety::verification(store, contact) {
+        Ok(Verification::Verified { .. }) => "  (verified)",
+        Ok(Verification::KeyChanged { .. }) => {
+            "  (KEYS CHANGED since verified: run `session verify`)"
+        }
+        _ => "",
+    }
+}

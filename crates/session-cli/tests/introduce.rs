@@ -136,6 +136,10 @@ fn the_safety_code_is_the_same_on_both_sides_and_can_be_confirmed() {
     ok(session(&alice, &["verify", "bob", "--confirm"], ""));
     let after = ok(session(&alice, &["verify", "bob"], ""));
     assert!(after.contains("Verified"), "{after}");
+    let list = ok(session(&alice, &["contacts", "list"], ""));
+    assert!(list.contains(&format!("{bob_id}  (verified)")), "{list}");
+    let list = ok(session(&bob, &["contacts", "list"], ""));
+    assert!(!list.contains("verified"), "{list}");
     let err = fails(session(&alice, &["verify", "carol"], ""));
     assert!(err.contains("carol"), "{err}");
 }
