@@ -7,8 +7,9 @@ use std::process::ExitCode;
 use session_client::inert::{clock_time, preview, short_id, shown_name};
 use session_client::onboarding::{self, checked_name};
 use session_client::{
-    file_unsent, max_text_bytes, parse_account_id, system_ms, AccountError, ClientError, Direction,
-    MessageState, MessageStore, Messenger, NetworkFile, OnionClient, Profile, StoredMessage,
+    file_unsent, max_text_bytes, parse_account_id, system_ms, AccountError, ClientError,
+    ContactLink, Direction, MessageState, MessageStore, Messenger, NetworkFile, OnionClient,
+    Profile, StoredMessage,
 };
 use session_crypto::{AccountId, Ed25519Seed, IdentityKeyPair, OsRng};
 
@@ -128,14 +129,21 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Id { png, no_qr } => {
-            let id = load_keys(&profile)?.account_id();
-            println!("{id}");
+        Command::Id { png, no_qr, link } => {
+            let seed = unlock(&profile)?;
+            let id = seed.key_pair().account_id();
+            let name = open_store(&profile, &seed)?.setting("display_name")?;
+            let link_text = ContactLink::new(id, name.as_deref()).to_string();
+            if link {
+                println!("{link_text}");
+            } else {
+                println!("{id}");
+            }
             if !no_qr {
-                print!("{}", qr::terminal(&id.to_string())?);
+                print!("{}", qr::terminal(&link_text)?);
             }
             if let Some(path) = png {
-                qr::write_png(&id.to_string(), &path)?;
+                qr::write_png(&link_text, &path)?;
                 println!("QR code written to {}", path.display());
             }
             Ok(ExitCode::SUCCESS)
@@ -262,6 +270,16 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Export { file } => crate::devices_cmd::run_export(&profile, &file),
         Command::Import { file } => crate::devices_cmd::run_import(&profile, &file),
+        Command::Invite => crate::introduce::invite(&messenger(&profile).await?).await,
+        Command::Accept { code } => {
+            crate::introduce::accept(&messenger(&profile).await?, code.as_deref()).await
+        }
+        Command::Verify { contact, confirm } => {
+            let seed = unlock(&profile)?;
+            let store = open_store(&profile, &seed)?;
+            let me = seed.key_pair().account_id();
+            crate::introduce::verify(&store, &me, &contact, confirm)
+        }
         Command::Devnet { .. } | Command::Demo { .. } => Ok(ExitCode::SUCCESS),
     }
 }
@@ -271,9 +289,14 @@ fn contacts(store: &MessageStore, action: ContactsAction) -> Result<ExitCode> {
         ContactsAction::Add {
             account_id,
             nickname,
+            qr,
             rename,
         } => {
-            let id = parse_account_id(&account_id)?;
+            let (id, nickname) = crate::introduce::contact_to_add(
+                account_id.as_deref(),
+                nickname.as_deref(),
+                qr.as_deref(),
+            )?;
             let nickname = nickname.trim();
             if let Some(existing) = store.contact(&id)? {
                 if existing.nickname == nickname {
@@ -304,7 +327,8 @@ fn contacts(store: &MessageStore, action: ContactsAction) -> Result<ExitCode> {
                 );
             }
             for contact in contacts {
-                println!("{:<20} {}", contact.nickname, contact.account_id);
+                let mark = crate::introduce::verification_mark(store, &contact.account_id);
+                println!("{:<20} {}{mark}", contact.nickname, contact.account_id);
             }
         }
         ContactsAction::Remove { who } => {
@@ -523,10 +547,6 @@ fn with_passphrase<T>(
         }
     }
     Err("wrong passphrase".into())
-}
-
-fn load_keys(profile: &Profile) -> Result<IdentityKeyPair> {
-    Ok(unlock(profile)?.key_pair())
 }
 
 /// The account's seed, opened with the passphrase if it is protected.

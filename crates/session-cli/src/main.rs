@@ -6,6 +6,7 @@ mod demo;
 mod devices_cmd;
 mod devnet;
 mod input;
+mod introduce;
 mod qr;
 mod text;
 
@@ -61,14 +62,35 @@ pub enum Command {
         /// The new name (none: show the current one).
         name: Option<String>,
     },
-    /// Shows your Account ID, with a QR code.
+    /// Shows your Account ID, with a QR code (holding your `session:` link).
     Id {
         /// Also write the QR code as a PNG image.
         #[arg(long, value_name = "FILE")]
         png: Option<PathBuf>,
-        /// Print only the Account ID.
+        /// Print only the Account ID (or the link, with --link).
         #[arg(long)]
         no_qr: bool,
+        /// Print your `session:` link (Account ID and display name) instead of the bare ID.
+        #[arg(long)]
+        link: bool,
+    },
+    /// Makes a short invite code (such as 7-ocean-violin) to read out, and waits until the
+    /// other person types it in `session accept`: each becomes the other's contact. A code
+    /// works once, for 10 minutes; a wrong guess kills it.
+    Invite,
+    /// Accepts an invite code made with `session invite`: you and the inviter become each
+    /// other's contacts.
+    Accept {
+        /// The code (leave it out to type it at a prompt, out of the process list).
+        code: Option<String>,
+    },
+    /// Shows the safety code of you and a contact, to compare in person or by voice.
+    Verify {
+        /// A contact's nickname or an Account ID.
+        contact: String,
+        /// The words matched: mark the contact verified.
+        #[arg(long)]
+        confirm: bool,
     },
     /// Manages contacts.
     Contacts {
@@ -174,12 +196,17 @@ pub enum Command {
 /// Contact subcommands.
 #[derive(Subcommand, Debug)]
 pub enum ContactsAction {
-    /// Adds a contact.
+    /// Adds a contact: by Account ID, `session:` link, or the QR code in an image.
     Add {
-        /// Their Account ID (66 hex characters starting with 05).
-        account_id: String,
-        /// Your name for them.
-        nickname: String,
+        /// Their Account ID (66 hex characters starting with 05) or `session:` link; with
+        /// --qr, the nickname.
+        #[arg(required_unless_present = "qr")]
+        account_id: Option<String>,
+        /// Your name for them (default: the name in their link).
+        nickname: Option<String>,
+        /// Read their Account ID or link from the QR code in this PNG or JPEG image.
+        #[arg(long, value_name = "IMAGE")]
+        qr: Option<PathBuf>,
         /// Rename the contact if the Account ID is one already.
         #[arg(long)]
         rename: bool,

@@ -81,6 +81,9 @@ fn help_and_error_output_match_the_reviewed_file() {
         "devices remove",
         "export",
         "import",
+        "invite",
+        "accept",
+        "verify",
     ] {
         let mut args: Vec<&str> = command.split_whitespace().collect();
         args.push("--help");

@@ -6,16 +6,21 @@ pub mod devices;
 pub mod devices_link;
 pub mod export;
 pub mod inert;
+pub mod invite;
+pub mod link;
 mod live;
 mod messenger;
 mod network_file;
 pub mod onboarding;
 mod onion_client;
 mod profile;
+pub mod qr_image;
+pub mod safety;
 mod store;
 mod sync_own;
 
 pub use account::{AccountError, AccountFile, KdfParams};
+pub use link::{ContactLink, LinkError};
 pub use live::{Incoming, LiveEvent, DEFAULT_POLL_INTERVAL};
 pub use messenger::{
     file_unsent, max_text_bytes, Delivery, Messenger, MessengerError, SyncReport, DEFAULT_TTL_MS,

@@ -248,6 +248,7 @@ impl MessageStore {
             .map_err(corrupt)?;
         conn.execute_batch(SCHEMA).map_err(corrupt)?;
         crate::config_sync::migrate(&conn).map_err(corrupt)?;
+        crate::safety::migrate(&conn).map_err(corrupt)?;
         conn.pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(corrupt)?;
         let check: String = conn
@@ -268,6 +269,11 @@ impl MessageStore {
             conn,
             path: path.to_path_buf(),
         })
+    }
+
+    /// The connection, for modules that keep tables of their own here.
+    pub(crate) fn conn(&self) -> &Connection {
+        &self.conn
     }
 
     /// Where the database is.
@@ -711,11 +717,6 @@ impl MessageStore {
         )?;
         crate::config_sync::record_setting(&self.conn, key, value)?;
         Ok(())
-    }
-
-    /// The connection, for the modules that keep their own tables in this database.
-    pub(crate) fn conn(&self) -> &Connection {
-        &self.conn
     }
 
     fn select(

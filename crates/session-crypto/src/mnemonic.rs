@@ -219,6 +219,17 @@ pub fn checksum_hint(phrase: &str) -> Option<ChecksumHint> {
     })
 }
 
+/// The word list (1626 words with unique three-letter prefixes, in index order), for other
+/// codes made of its words (invite codes, safety codes).
+pub fn word_list() -> &'static [&'static str] {
+    &WORDS
+}
+
+/// The index of a typed word in [`word_list`], matched on its first three letters in any case.
+pub fn word_index(text: &str) -> Option<u32> {
+    lookup(text)
+}
+
 /// The word at `index` (always below 1626 here).
 fn word(index: u32) -> &'static str {
     WORDS.get(index as usize).copied().unwrap_or("")

@@ -12,8 +12,8 @@ use iced::widget::text_editor;
 use session_client::inert::{neutralise, short_id};
 use session_client::onboarding;
 use session_client::{
-    parse_account_id, ClientConfig, Conversation, Delivery, Direction, Messenger, NetworkFile,
-    Profile, StoredMessage,
+    ClientConfig, ContactLink, Conversation, Delivery, Direction, Messenger, NetworkFile, Profile,
+    StoredMessage,
 };
 use session_crypto::{AccountId, Ed25519Seed, OsRng};
 use zeroize::Zeroizing;
@@ -762,7 +762,7 @@ impl App {
                 return Vec::new();
             }
             Message::StartChat => {
-                let id = match parse_account_id(&main.new_id) {
+                let id = match ContactLink::parse(&main.new_id).map(|l| l.account_id) {
                     Ok(id) => id,
                     Err(e) => {
                         self.notice = Some(e.to_string());

@@ -9,7 +9,7 @@ use iced::widget::{
 };
 use iced::{Center, Element, Fill, Font};
 use session_client::inert::{clock_time, lines, neutralise, preview, short_id};
-use session_client::{parse_account_id, Conversation, Direction, MessageState, StoredMessage};
+use session_client::{ContactLink, Conversation, Direction, MessageState, StoredMessage};
 use session_crypto::AccountId;
 
 use crate::app::{
@@ -548,7 +548,7 @@ fn new_chat_view(main: &Main) -> Element<'_, Message> {
     let check: Element<'_, Message> = if typed.is_empty() {
         text("Paste the Account ID of the person you want to write to.").into()
     } else {
-        match parse_account_id(typed) {
+        match ContactLink::parse(typed).map(|l| l.account_id) {
             Ok(id) if id == main.me => text("this is your own Account ID").into(),
             Ok(_) => text("✓ a valid Account ID").into(),
             Err(e) => text(e.to_string())
@@ -558,7 +558,9 @@ fn new_chat_view(main: &Main) -> Element<'_, Message> {
                 .into(),
         }
     };
-    let valid = parse_account_id(typed).is_ok_and(|id| id != main.me);
+    let valid = ContactLink::parse(typed)
+        .map(|l| l.account_id)
+        .is_ok_and(|id| id != main.me);
     let qr_error: Element<'_, Message> = match &main.qr_error {
         Some(e) => text(e.clone())
             .style(|theme: &iced::Theme| text::Style {
