@@ -1,6 +1,9 @@
 #![doc = include_str!("../README.md")]
 
 mod account;
+mod group_rpc;
+mod group_store;
+mod groups;
 pub mod inert;
 mod live;
 mod messenger;
@@ -11,6 +14,15 @@ mod profile;
 mod store;
 
 pub use account::{AccountError, AccountFile, KdfParams};
+pub use group_rpc::{
+    GROUP_INFO_NAMESPACE, GROUP_KEYS_NAMESPACE, GROUP_MEMBERS_NAMESPACE, GROUP_MESSAGES_NAMESPACE,
+    GROUP_REVOKED_NAMESPACE,
+};
+pub use group_store::{GroupMember, GroupMessage, GroupState, GroupSummary, MemberState};
+pub use groups::{
+    invite_outcome, GroupError, GroupEvent, GroupEvents, GroupSyncReport, InviteOutcome,
+    GROUP_CONFIG_TTL_MS,
+};
 pub use live::{Incoming, LiveEvent, DEFAULT_POLL_INTERVAL};
 pub use messenger::{
     file_unsent, max_text_bytes, Delivery, Messenger, MessengerError, SyncReport, DEFAULT_TTL_MS,

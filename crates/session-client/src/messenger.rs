@@ -101,6 +101,16 @@ impl Messenger {
         self.keys.account_id()
     }
 
+    /// The account's keys (for the group module).
+    pub(crate) fn keys(&self) -> &IdentityKeyPair {
+        &self.keys
+    }
+
+    /// How long sent messages wait in swarms.
+    pub(crate) fn ttl_ms(&self) -> u64 {
+        self.ttl_ms
+    }
+
     /// The network client.
     pub fn client(&self) -> &OnionClient {
         &self.client

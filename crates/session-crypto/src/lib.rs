@@ -1,6 +1,11 @@
 #![doc = include_str!("../README.md")]
 
 mod error;
+pub mod group_bt;
+pub mod group_keys;
+pub mod group_message;
+pub mod group_multi;
+pub mod group_subaccount;
 pub mod hash;
 mod keys;
 pub mod mnemonic;

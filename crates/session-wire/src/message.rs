@@ -59,7 +59,25 @@ pub fn encode_text_message(
         }),
         ..Default::default()
     };
-    let padded = pad(&content.encode_to_vec());
+    seal_content(
+        sender,
+        recipient,
+        &content.encode_to_vec(),
+        message.timestamp_ms,
+        rng,
+    )
+}
+
+/// Pads and encrypts an encoded `Content` from `sender` to `recipient` and wraps it as the
+/// bytes stored in the recipient's namespace 0 (what every 1:1 message, text or control, is).
+pub fn seal_content(
+    sender: &IdentityKeyPair,
+    recipient: &AccountId,
+    content: &[u8],
+    timestamp_ms: u64,
+    rng: &mut impl CryptoRngCore,
+) -> Result<Vec<u8>, WireError> {
+    let padded = pad(content);
     // Refuse early, before paying for encryption, when the result cannot fit.
     if padded.len() > MAX_MESSAGE_BYTES {
         return Err(WireError::TooLarge {
@@ -72,7 +90,7 @@ pub fn encode_text_message(
         r#type: envelope::Type::SessionMessage as i32,
         source: None,
         source_device: Some(1),
-        timestamp: message.timestamp_ms,
+        timestamp: timestamp_ms,
         content: Some(ciphertext),
         server_timestamp: None,
     };
@@ -126,12 +144,7 @@ pub fn decode_text_message(
     recipient: &IdentityKeyPair,
     stored: &[u8],
 ) -> Result<ReceivedText, WireError> {
-    let envelope = decode_envelope(stored)?;
-    if envelope.r#type != envelope::Type::SessionMessage as i32 {
-        return Err(WireError::WrongEnvelopeType(envelope.r#type));
-    }
-    let ciphertext = envelope.content.ok_or(WireError::MissingContent)?;
-    let (padded, sender) = decrypt_incoming(recipient, &ciphertext)?;
+    let (sender, timestamp_ms, padded) = open_content(recipient, stored)?;
     let content = Content::decode(unpad(&padded)).map_err(|e| WireError::Protobuf {
         what: "Content",
         reason: e.to_string(),
@@ -140,8 +153,23 @@ pub fn decode_text_message(
     let text = data.body.ok_or(WireError::NoText)?;
     Ok(ReceivedText {
         sender,
-        timestamp_ms: envelope.timestamp,
+        timestamp_ms,
         text,
         display_name: data.profile.and_then(|p| p.display_name),
     })
+}
+
+/// Decrypts and verifies stored bytes addressed to `recipient`: the sender, the envelope's
+/// timestamp and the padded `Content` bytes (strip the padding with [`unpad`]).
+pub fn open_content(
+    recipient: &IdentityKeyPair,
+    stored: &[u8],
+) -> Result<(AccountId, u64, Vec<u8>), WireError> {
+    let envelope = decode_envelope(stored)?;
+    if envelope.r#type != envelope::Type::SessionMessage as i32 {
+        return Err(WireError::WrongEnvelopeType(envelope.r#type));
+    }
+    let ciphertext = envelope.content.ok_or(WireError::MissingContent)?;
+    let (padded, sender) = decrypt_incoming(recipient, &ciphertext)?;
+    Ok((sender, envelope.timestamp, padded))
 }
