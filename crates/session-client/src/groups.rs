@@ -459,6 +459,52 @@ impl Messenger {
         Ok(())
     }
 
+    /// Stores raw `data` in the group's `namespace`, signed as this user may sign (the group's
+    /// key for an admin, the subaccount for a member): for tools and tests that check what the
+    /// nodes refuse. Returns the swarm hash.
+    pub async fn group_store_raw(
+        &self,
+        group: &GroupId,
+        namespace: i16,
+        data: &[u8],
+    ) -> Result<String, GroupError> {
+        let row = self.group_row(group)?;
+        let signer = self.signer(&row)?;
+        self.group_put(group, &signer, namespace, data, GROUP_CONFIG_TTL_MS)
+            .await
+    }
+
+    /// Fetches `namespace` of the group from its first message (as this user signs), without
+    /// filing anything: for tools and tests.
+    pub async fn group_fetch_raw(
+        &self,
+        group: &GroupId,
+        namespace: i16,
+    ) -> Result<Vec<Vec<u8>>, GroupError> {
+        let row = self.group_row(group)?;
+        let signer = self.signer(&row)?;
+        let routed = self
+            .client()
+            .request_routed(&group_rpc::swarm_route(group), |now, _| {
+                Request::Retrieve(group_rpc::retrieve(
+                    group,
+                    &signer,
+                    self.keys(),
+                    namespace,
+                    now,
+                    None,
+                ))
+            })
+            .await?;
+        let page: RetrieveResponse = serde_json::from_value(routed.body)
+            .map_err(|e| MessengerError::BadAnswer(e.to_string()))?;
+        Ok(page
+            .messages
+            .iter()
+            .filter_map(|m| STANDARD.decode(&m.data).ok())
+            .collect())
+    }
+
     /// Creates a group named `name` with the user as its only member and admin, and publishes
     /// its first key, info and member list to the group's swarm.
     pub async fn create_group(&self, name: &str, description: &str) -> Result<GroupId, GroupError> {
