@@ -4,6 +4,7 @@ mod chat;
 mod commands;
 mod demo;
 mod devnet;
+mod group_cmd;
 mod input;
 mod qr;
 mod text;
@@ -88,6 +89,13 @@ pub enum Command {
         /// What to do.
         #[command(subcommand)]
         action: RequestsAction,
+    },
+    /// Closed groups: create, invite, accept or decline, members, remove, promote, leave,
+    /// rename, delete, list (`send`, `history`, `chat` take a group's name too).
+    Group {
+        /// What to do.
+        #[command(subcommand)]
+        action: group_cmd::GroupAction,
     },
     /// Sends again the messages no swarm member acknowledged.
     Retry,

@@ -662,3 +662,29 @@ pub(crate) fn find(conn: &Connection, who: &str) -> Result<Option<GroupId>, Stor
         _ => Err(StoreError::Ambiguous(who.to_owned())),
     }
 }
+
+impl crate::MessageStore {
+    /// Finds a group by its ID or its name (offline: for commands that need no network).
+    pub fn find_group(&self, who: &str) -> Result<Option<GroupId>, StoreError> {
+        find(self.conn(), who)
+    }
+
+    /// Every group held, by name.
+    pub fn groups(&self) -> Result<Vec<GroupSummary>, StoreError> {
+        groups(self.conn())
+    }
+
+    /// A group conversation's newest `limit` messages, oldest first.
+    pub fn group_history(
+        &self,
+        group: &GroupId,
+        limit: usize,
+    ) -> Result<Vec<GroupMessage>, StoreError> {
+        history(self.conn(), group, limit)
+    }
+
+    /// A group's member list as last published.
+    pub fn group_members(&self, group: &GroupId) -> Result<Vec<GroupMember>, StoreError> {
+        members(self.conn(), group)
+    }
+}
