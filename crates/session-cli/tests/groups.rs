@@ -91,6 +91,10 @@ async fn a_group_from_the_command_line() {
     assert!(sent.contains("you: saturday at nine"), "{sent}");
     let synced = ok(&bob, &["sync"]);
     assert!(synced.contains("saturday at nine"), "{synced}");
+    assert!(
+        !synced.contains("not readable"),
+        "an invitation is no unreadable message: {synced}"
+    );
     let again = ok(&bob, &["sync"]);
     assert!(!again.contains("saturday"), "no message twice: {again}");
     ok(&bob, &["send", "hikers", "count me in"]);
