@@ -264,6 +264,21 @@ async fn removal_promotion_late_joining_and_forgeries() {
             Some(MemberState::Joined)
         );
     }
+
+    // Dave leaves: an admin's next sync removes him with a new key he does not get.
+    let generation = alice.group_keys(&group).unwrap()[0].generation;
+    dave.leave_group(&group).await.unwrap();
+    assert_eq!(dave.group(&group).unwrap().state, GroupState::Left);
+    alice.sync_group(&group).await.unwrap();
+    assert_eq!(
+        state_of(alice, &group, &dave.account_id()),
+        Some((MemberState::Removed, false))
+    );
+    assert!(alice.group_keys(&group).unwrap()[0].generation > generation);
+    // An admin deletes the group: the other admin's client sees it deleted.
+    alice.delete_group(&group).await.unwrap();
+    bob.sync_group(&group).await.unwrap();
+    assert_eq!(bob.group(&group).unwrap().state, GroupState::Deleted);
     net.shutdown().await;
 }
 
