@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod groups;
 mod live;
 mod measure;
 mod suite;
@@ -16,6 +17,9 @@ struct Args {
     /// The short suite (under a minute): fewer samples, 100,000 stored messages.
     #[arg(long)]
     quick: bool,
+    /// Only the groups figures (a 12-node network, a 100-member group, 1,000-member costs).
+    #[arg(long)]
+    groups: bool,
     /// Also write the table as JSON.
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
@@ -34,7 +38,14 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let rows = match runtime.block_on(suite::run(args.quick)) {
+    let suite = async {
+        if args.groups {
+            groups::run(args.quick).await
+        } else {
+            suite::run(args.quick).await
+        }
+    };
+    let rows = match runtime.block_on(suite) {
         Ok(rows) => rows,
         Err(e) => {
             eprintln!("session-bench: a benchmark failed: {e}");

@@ -80,6 +80,12 @@ pub async fn run(quick: bool) -> Result<Vec<Row>, Error> {
     rows.push(replication(&net, rtt, &plan).await?);
     eprintln!("end to end...");
     rows.push(end_to_end(&net, rtt, &plan).await?);
+    eprintln!("groups: 1,000-member costs...");
+    rows.extend(crate::groups::thousand_members(plan.samples)?);
+    if !quick {
+        eprintln!("groups: a 100-member group on the network...");
+        rows.push(crate::groups::hundred_members(&net, 10).await?);
+    }
     eprintln!("live delivery (about {} s)...", plan.idle.as_secs());
     rows.extend(crate::live::delivery(&net, plan.samples / 4, plan.idle).await?);
     net.shutdown().await;

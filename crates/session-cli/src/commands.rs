@@ -170,6 +170,10 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             let seed = unlock(&profile)?;
             let keys = seed.key_pair();
             let store = open_store(&profile, &seed)?;
+            if let Some(group) = crate::group_cmd::named(&store, &to)? {
+                let messenger = messenger_with(&profile, &seed, store).await?;
+                return crate::group_cmd::send(&messenger, &group, &text).await;
+            }
             let peer = store.resolve(&to)?;
             warn_if_near_a_contact(&store, &peer);
             check_size(&keys, &store, &text)?;
@@ -220,32 +224,40 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Sync => {
             let messenger = messenger(&profile).await?;
             let report = messenger.sync().await?;
-            let store = messenger.store();
-            for message in &report.new {
-                println!("{}", format_message(&store, message));
+            {
+                let store = messenger.store();
+                for message in &report.new {
+                    println!("{}", format_message(&store, message));
+                }
+                let mut notes = String::new();
+                if report.undecryptable > 0 {
+                    notes.push_str(&format!(
+                        ", {} not readable (skipped)",
+                        report.undecryptable
+                    ));
+                }
+                if report.blocked > 0 {
+                    notes.push_str(&format!(
+                        ", {} from blocked senders (dropped)",
+                        report.blocked
+                    ));
+                }
+                println!("{} new message(s){notes}", report.new.len());
             }
-            let mut notes = String::new();
-            if report.undecryptable > 0 {
-                notes.push_str(&format!(
-                    ", {} not readable (skipped)",
-                    report.undecryptable
-                ));
-            }
-            if report.blocked > 0 {
-                notes.push_str(&format!(
-                    ", {} from blocked senders (dropped)",
-                    report.blocked
-                ));
-            }
-            println!("{} new message(s){notes}", report.new.len());
+            crate::group_cmd::sync(&messenger).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Inbox => {
             let store = open_store(&profile, &unlock(&profile)?)?;
-            inbox(&store)
+            let code = inbox(&store)?;
+            crate::group_cmd::inbox(&store)?;
+            Ok(code)
         }
         Command::History { with, limit } => {
             let store = open_store(&profile, &unlock(&profile)?)?;
+            if let Some(group) = crate::group_cmd::named(&store, &with)? {
+                return crate::group_cmd::history(&store, &group, limit);
+            }
             let peer = store.resolve(&with)?;
             let messages = store.history(&peer, limit)?;
             if messages.is_empty() {
@@ -260,6 +272,10 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Chat { with, poll } => {
             let seed = unlock(&profile)?;
             let store = open_store(&profile, &seed)?;
+            if let Some(group) = crate::group_cmd::named(&store, &with)? {
+                let messenger = messenger_with(&profile, &seed, store).await?;
+                return crate::group_cmd::chat(messenger, group, poll).await;
+            }
             let peer = store.resolve(&with)?;
             warn_if_near_a_contact(&store, &peer);
             let messenger = messenger_with(&profile, &seed, store).await?;
@@ -279,6 +295,9 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             let store = open_store(&profile, &seed)?;
             let me = seed.key_pair().account_id();
             crate::introduce::verify(&store, &me, &contact, confirm)
+        }
+        Command::Group { action } => {
+            crate::group_cmd::run(messenger(&profile).await?, action).await
         }
         Command::Devnet { .. } | Command::Demo { .. } => Ok(ExitCode::SUCCESS),
     }

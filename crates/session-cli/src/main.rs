@@ -5,6 +5,7 @@ mod commands;
 mod demo;
 mod devices_cmd;
 mod devnet;
+mod group_cmd;
 mod input;
 mod introduce;
 mod qr;
@@ -111,6 +112,13 @@ pub enum Command {
         /// What to do.
         #[command(subcommand)]
         action: RequestsAction,
+    },
+    /// Closed groups: create, invite, accept or decline, members, remove, promote, leave,
+    /// rename, delete, list (`send`, `history`, `chat` take a group's name too).
+    Group {
+        /// What to do.
+        #[command(subcommand)]
+        action: group_cmd::GroupAction,
     },
     /// Sends again the messages no swarm member acknowledged.
     Retry,

@@ -402,7 +402,10 @@ async fn the_swarm_holds_nothing_but_the_recipient() {
         let all: Vec<u8> = tables.iter().flat_map(|t| t.2.clone()).collect();
         // Her own rows (which name her, as every account's own swarm knows it) still hold
         // neither the text nor her name: the copies are ciphertext too.
-        let everything: Vec<u8> = dump_tables(&db, &[]).into_iter().flat_map(|t| t.2).collect();
+        let everything: Vec<u8> = dump_tables(&db, &[])
+            .into_iter()
+            .flat_map(|t| t.2)
+            .collect();
         for (what, bytes) in &forbidden[..2] {
             assert!(!contains(&everything, bytes), "node {i} stores {what}");
         }

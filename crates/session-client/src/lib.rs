@@ -5,6 +5,9 @@ pub mod config_sync;
 pub mod devices;
 pub mod devices_link;
 pub mod export;
+mod group_rpc;
+mod group_store;
+mod groups;
 pub mod inert;
 pub mod invite;
 pub mod link;
@@ -20,6 +23,15 @@ mod store;
 mod sync_own;
 
 pub use account::{AccountError, AccountFile, KdfParams};
+pub use group_rpc::{
+    GROUP_INFO_NAMESPACE, GROUP_KEYS_NAMESPACE, GROUP_MEMBERS_NAMESPACE, GROUP_MESSAGES_NAMESPACE,
+    GROUP_REVOKED_NAMESPACE,
+};
+pub use group_store::{GroupMember, GroupMessage, GroupState, GroupSummary, MemberState};
+pub use groups::{
+    invite_outcome, GroupError, GroupEvent, GroupEvents, GroupSyncReport, InviteOutcome,
+    GROUP_CONFIG_TTL_MS,
+};
 pub use link::{ContactLink, LinkError};
 pub use live::{Incoming, LiveEvent, DEFAULT_POLL_INTERVAL};
 pub use messenger::{

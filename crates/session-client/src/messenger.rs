@@ -109,9 +109,14 @@ impl Messenger {
         self.keys.account_id()
     }
 
-    /// The account's keys (for the modules that sync the account's own swarm).
+    /// The account's keys (for the modules that sync the account's own swarm, and groups).
     pub(crate) fn keys(&self) -> &IdentityKeyPair {
         &self.keys
+    }
+
+    /// How long sent messages wait in swarms.
+    pub(crate) fn ttl_ms(&self) -> u64 {
+        self.ttl_ms
     }
 
     /// The network client.
@@ -267,14 +272,18 @@ impl Messenger {
                 let text = STANDARD
                     .decode(&message.data)
                     .map_err(|e| e.to_string())
-                    .and_then(|bytes| {
-                        decode_text_message(&self.keys, &bytes).map_err(|e| e.to_string())
+                    .and_then(|bytes| match decode_text_message(&self.keys, &bytes) {
+                        // A control message without text (a group invitation): the group
+                        // module reads it.
+                        Err(session_wire::WireError::NoText) => Ok(None),
+                        other => other.map(Some).map_err(|e| e.to_string()),
                     });
                 match text {
-                    Ok(text) if self.store().is_blocked(&text.sender)? => {
+                    Ok(None) => {}
+                    Ok(Some(text)) if self.store().is_blocked(&text.sender)? => {
                         report.blocked += 1;
                     }
-                    Ok(text) => decoded.push((message.hash.clone(), text)),
+                    Ok(Some(text)) => decoded.push((message.hash.clone(), text)),
                     Err(reason) => {
                         tracing::debug!(%reason, "skipping a message that does not decrypt");
                         report.undecryptable += 1;

@@ -249,6 +249,7 @@ impl MessageStore {
         conn.execute_batch(SCHEMA).map_err(corrupt)?;
         crate::config_sync::migrate(&conn).map_err(corrupt)?;
         crate::safety::migrate(&conn).map_err(corrupt)?;
+        crate::group_store::migrate(&conn).map_err(corrupt)?;
         conn.pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(corrupt)?;
         let check: String = conn
@@ -274,6 +275,11 @@ impl MessageStore {
     /// The connection, for modules that keep tables of their own here.
     pub(crate) fn conn(&self) -> &Connection {
         &self.conn
+    }
+
+    /// The connection, for transactions.
+    pub(crate) fn conn_mut(&mut self) -> &mut Connection {
+        &mut self.conn
     }
 
     /// Where the database is.

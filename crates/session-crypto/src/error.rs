@@ -46,6 +46,9 @@ pub enum CryptoError {
     /// Encryption failed (only possible for inputs beyond the cipher's limits).
     #[error("encryption failed")]
     EncryptFailed,
+    /// Decrypted or signed data does not have the structure its format requires.
+    #[error("malformed {0}")]
+    Malformed(&'static str),
 }
 
 /// Why an Account ID string was rejected.

@@ -2,6 +2,11 @@
 
 pub mod config_record;
 mod error;
+pub mod group_bt;
+pub mod group_keys;
+pub mod group_message;
+pub mod group_multi;
+pub mod group_subaccount;
 pub mod hash;
 mod keys;
 pub mod mnemonic;

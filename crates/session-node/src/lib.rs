@@ -9,6 +9,7 @@ pub mod connections;
 pub mod daemon;
 pub mod error;
 pub mod executor;
+pub mod groups;
 pub mod identity;
 pub mod list_source;
 pub mod metrics;

@@ -703,6 +703,11 @@ pub fn authorize_store(
         }
         return Err(Refusal::StoreSignatureRequired(namespace).into());
     }
+    if p.auth.subaccount.is_some() && crate::groups::store_needs_group_key(&account, namespace) {
+        return Err(RpcError::unauthorized(format!(
+            "namespace {namespace} of a group is written by its admins only, not a subaccount"
+        )));
+    }
     let timestamp = p.timestamp.ok_or(Refusal::RequiredField("timestamp"))?;
     let sig_timestamp = p.sig_timestamp.unwrap_or(timestamp);
     if !from_peer && !in_window(sig_timestamp, now) {

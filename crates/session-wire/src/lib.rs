@@ -2,6 +2,7 @@
 
 mod error;
 pub mod frame;
+pub mod group_update;
 mod hash;
 pub mod message;
 pub mod onion;
@@ -13,5 +14,6 @@ pub use error::WireError;
 pub use frame::{encode_frame, parse_frame, Frame, LayerRoute, ReplyFormat};
 pub use hash::message_hash;
 pub use message::{
-    decode_text_message, encode_sync_copy, encode_text_message, OutgoingText, ReceivedText,
+    decode_text_message, encode_sync_copy, encode_text_message, open_content, seal_content,
+    OutgoingText, ReceivedText,
 };

@@ -85,7 +85,25 @@ fn encode_data_message(
         }),
         ..Default::default()
     };
-    let padded = pad(&content.encode_to_vec());
+    seal_content(
+        sender,
+        recipient,
+        &content.encode_to_vec(),
+        message.timestamp_ms,
+        rng,
+    )
+}
+
+/// Pads and encrypts an encoded `Content` from `sender` to `recipient` and wraps it as the
+/// bytes stored in the recipient's namespace 0 (what every 1:1 message, text or control, is).
+pub fn seal_content(
+    sender: &IdentityKeyPair,
+    recipient: &AccountId,
+    content: &[u8],
+    timestamp_ms: u64,
+    rng: &mut impl CryptoRngCore,
+) -> Result<Vec<u8>, WireError> {
+    let padded = pad(content);
     // Refuse early, before paying for encryption, when the result cannot fit.
     if padded.len() > MAX_MESSAGE_BYTES {
         return Err(WireError::TooLarge {
@@ -98,7 +116,7 @@ fn encode_data_message(
         r#type: envelope::Type::SessionMessage as i32,
         source: None,
         source_device: Some(1),
-        timestamp: message.timestamp_ms,
+        timestamp: timestamp_ms,
         content: Some(ciphertext),
         server_timestamp: None,
     };
@@ -152,12 +170,7 @@ pub fn decode_text_message(
     recipient: &IdentityKeyPair,
     stored: &[u8],
 ) -> Result<ReceivedText, WireError> {
-    let envelope = decode_envelope(stored)?;
-    if envelope.r#type != envelope::Type::SessionMessage as i32 {
-        return Err(WireError::WrongEnvelopeType(envelope.r#type));
-    }
-    let ciphertext = envelope.content.ok_or(WireError::MissingContent)?;
-    let (padded, sender) = decrypt_incoming(recipient, &ciphertext)?;
+    let (sender, timestamp_ms, padded) = open_content(recipient, stored)?;
     let content = Content::decode(unpad(&padded)).map_err(|e| WireError::Protobuf {
         what: "Content",
         reason: e.to_string(),
@@ -166,9 +179,24 @@ pub fn decode_text_message(
     let text = data.body.ok_or(WireError::NoText)?;
     Ok(ReceivedText {
         sender,
-        timestamp_ms: envelope.timestamp,
+        timestamp_ms,
         text,
         display_name: data.profile.and_then(|p| p.display_name),
         sync_target: data.sync_target.and_then(|t| t.parse::<AccountId>().ok()),
     })
+}
+
+/// Decrypts and verifies stored bytes addressed to `recipient`: the sender, the envelope's
+/// timestamp and the padded `Content` bytes (strip the padding with [`unpad`]).
+pub fn open_content(
+    recipient: &IdentityKeyPair,
+    stored: &[u8],
+) -> Result<(AccountId, u64, Vec<u8>), WireError> {
+    let envelope = decode_envelope(stored)?;
+    if envelope.r#type != envelope::Type::SessionMessage as i32 {
+        return Err(WireError::WrongEnvelopeType(envelope.r#type));
+    }
+    let ciphertext = envelope.content.ok_or(WireError::MissingContent)?;
+    let (padded, sender) = decrypt_incoming(recipient, &ciphertext)?;
+    Ok((sender, envelope.timestamp, padded))
 }
