@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod account;
+mod account_keys;
 pub mod inert;
 mod live;
 mod messenger;
@@ -11,6 +12,7 @@ mod profile;
 mod store;
 
 pub use account::{AccountError, AccountFile, KdfParams};
+pub use account_keys::{manual_clock, Recipient, ACCOUNT_KEYS_NAMESPACE};
 pub use live::{Incoming, LiveEvent, DEFAULT_POLL_INTERVAL};
 pub use messenger::{
     file_unsent, max_text_bytes, Delivery, Messenger, MessengerError, SyncReport, DEFAULT_TTL_MS,

@@ -9,8 +9,9 @@ use base64::Engine as _;
 use serde_json::Value;
 use session_crypto::{AccountId, IdentityKeyPair, OsRng};
 use session_wire::rpc::{Request, RetrieveParams, RetrieveResponse, StoreParams};
-use session_wire::{decode_text_message, encode_text_message, message_hash, OutgoingText};
+use session_wire::{encode_text_message, message_hash, OutgoingText};
 
+use crate::account_keys;
 use crate::{
     ClientError, MessageState, MessageStore, OnionClient, Route, StoreError, StoredMessage,
 };
@@ -73,10 +74,11 @@ pub struct SyncReport {
 
 /// One account's messenger.
 pub struct Messenger {
-    keys: IdentityKeyPair,
+    pub(crate) keys: IdentityKeyPair,
     store: Mutex<MessageStore>,
     client: OnionClient,
     ttl_ms: u64,
+    pub(crate) v2: crate::account_keys::V2Settings,
 }
 
 impl Messenger {
@@ -87,6 +89,7 @@ impl Messenger {
             store: Mutex::new(store),
             client,
             ttl_ms: DEFAULT_TTL_MS,
+            v2: Default::default(),
         }
     }
 
@@ -127,6 +130,7 @@ impl Messenger {
     /// onion path. A failure is filed with its reason (retry it with [`retry`](Self::retry)).
     pub async fn send(&self, to: &AccountId, text: &str) -> Result<Delivery, MessengerError> {
         let display_name = self.display_name()?;
+        let protocol = self.recipient_protocol(to).await;
         let id = {
             let store = self.store();
             let timestamp_ms = store.next_timestamp(self.client.now_ms())?;
@@ -135,7 +139,7 @@ impl Messenger {
                 display_name: display_name.as_deref(),
                 timestamp_ms,
             };
-            let payload = encode_text_message(&self.keys, to, outgoing, &mut OsRng)?;
+            let payload = account_keys::encode(&self.keys, to, outgoing, &protocol, &mut OsRng)?;
             store.insert_outgoing(to, timestamp_ms, text, &payload)?
         };
         self.deliver(id).await
@@ -215,6 +219,8 @@ impl Messenger {
     async fn fetch(&self, wait_ms: Option<u64>) -> Result<SyncReport, MessengerError> {
         let started = Instant::now();
         let mut report = SyncReport::default();
+        self.maintain_account_keys().await;
+        let held = self.held_account_keys()?;
         for page_index in 0..MAX_PAGES {
             // Only the first page waits: later ones fetch what is already there.
             let wait_ms = wait_ms.filter(|_| page_index == 0);
@@ -244,9 +250,7 @@ impl Messenger {
                 let text = STANDARD
                     .decode(&message.data)
                     .map_err(|e| e.to_string())
-                    .and_then(|bytes| {
-                        decode_text_message(&self.keys, &bytes).map_err(|e| e.to_string())
-                    });
+                    .and_then(|bytes| account_keys::decode(&self.keys, &held, &bytes));
                 match text {
                     Ok(text) if self.store().is_blocked(&text.sender)? => {
                         report.blocked += 1;
@@ -293,7 +297,8 @@ pub fn file_unsent(
         display_name: display_name.as_deref(),
         timestamp_ms,
     };
-    let payload = encode_text_message(keys, to, outgoing, &mut OsRng)?;
+    let protocol = account_keys::cached_protocol(store.conn(), to, now_ms);
+    let payload = account_keys::encode(keys, to, outgoing, &protocol, &mut OsRng)?;
     let id = store.insert_outgoing(to, timestamp_ms, text, &payload)?;
     store.mark_failed(id, reason)?;
     Ok(store.message(id)?)

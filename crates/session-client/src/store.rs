@@ -247,6 +247,7 @@ impl MessageStore {
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(corrupt)?;
         conn.execute_batch(SCHEMA).map_err(corrupt)?;
+        crate::account_keys::migrate(&conn).map_err(corrupt)?;
         conn.pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(corrupt)?;
         let check: String = conn
@@ -267,6 +268,11 @@ impl MessageStore {
             conn,
             path: path.to_path_buf(),
         })
+    }
+
+    /// The connection, for the modules that keep tables of their own.
+    pub(crate) fn conn(&self) -> &Connection {
+        &self.conn
     }
 
     /// Where the database is.

@@ -12,4 +12,7 @@ pub mod rpc;
 pub use error::WireError;
 pub use frame::{encode_frame, parse_frame, Frame, LayerRoute, ReplyFormat};
 pub use hash::message_hash;
-pub use message::{decode_text_message, encode_text_message, OutgoingText, ReceivedText};
+pub use message::{
+    decode_text_message, encode_text_message, parse_text_content, text_content, OutgoingText,
+    ReceivedText,
+};

@@ -47,19 +47,7 @@ pub fn encode_text_message(
     message: OutgoingText<'_>,
     rng: &mut impl CryptoRngCore,
 ) -> Result<Vec<u8>, WireError> {
-    let content = Content {
-        data_message: Some(DataMessage {
-            body: Some(message.text.to_owned()),
-            timestamp: Some(message.timestamp_ms),
-            profile: message.display_name.map(|name| LokiProfile {
-                display_name: Some(name.to_owned()),
-                profile_picture: None,
-            }),
-            ..Default::default()
-        }),
-        ..Default::default()
-    };
-    let padded = pad(&content.encode_to_vec());
+    let padded = pad(&text_content(message));
     // Refuse early, before paying for encryption, when the result cannot fit.
     if padded.len() > MAX_MESSAGE_BYTES {
         return Err(WireError::TooLarge {
@@ -97,6 +85,24 @@ pub fn encode_text_message(
     Ok(stored)
 }
 
+/// The `Content` protobuf of a text message, unpadded (Session Protocol v2 carries it as is;
+/// v1 pads it first).
+pub fn text_content(message: OutgoingText<'_>) -> Vec<u8> {
+    Content {
+        data_message: Some(DataMessage {
+            body: Some(message.text.to_owned()),
+            timestamp: Some(message.timestamp_ms),
+            profile: message.display_name.map(|name| LokiProfile {
+                display_name: Some(name.to_owned()),
+                profile_picture: None,
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+    .encode_to_vec()
+}
+
 /// Unwraps the envelope of stored bytes, without decrypting it.
 pub fn decode_envelope(stored: &[u8]) -> Result<Envelope, WireError> {
     let message = WebSocketMessage::decode(stored).map_err(|e| WireError::Protobuf {
@@ -132,7 +138,17 @@ pub fn decode_text_message(
     }
     let ciphertext = envelope.content.ok_or(WireError::MissingContent)?;
     let (padded, sender) = decrypt_incoming(recipient, &ciphertext)?;
-    let content = Content::decode(unpad(&padded)).map_err(|e| WireError::Protobuf {
+    parse_text_content(unpad(&padded), sender, Some(envelope.timestamp))
+}
+
+/// Reads a text message from a decrypted, unpadded `Content` protobuf sent by `sender`; the
+/// timestamp is the envelope's when there is one (v1), else the data message's own (v2).
+pub fn parse_text_content(
+    content: &[u8],
+    sender: AccountId,
+    envelope_timestamp: Option<u64>,
+) -> Result<ReceivedText, WireError> {
+    let content = Content::decode(content).map_err(|e| WireError::Protobuf {
         what: "Content",
         reason: e.to_string(),
     })?;
@@ -140,7 +156,7 @@ pub fn decode_text_message(
     let text = data.body.ok_or(WireError::NoText)?;
     Ok(ReceivedText {
         sender,
-        timestamp_ms: envelope.timestamp,
+        timestamp_ms: envelope_timestamp.or(data.timestamp).unwrap_or(0),
         text,
         display_name: data.profile.and_then(|p| p.display_name),
     })
