@@ -3,6 +3,7 @@
 mod live;
 mod measure;
 mod suite;
+mod v2;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
