@@ -270,6 +270,19 @@ pub(crate) fn encode(
     Ok(v2)
 }
 
+/// Whether `message` fits in one message both as v1 and as v2 (the smaller limit applies,
+/// whichever protocol the recipient gets).
+pub(crate) fn fits_every_protocol(
+    keys: &IdentityKeyPair,
+    to: &AccountId,
+    message: OutgoingText<'_>,
+) -> bool {
+    let probe = AccountKeyPair::from_seed(&AccountKeySeed::from_bytes([0; 32]));
+    [Recipient::V1, Recipient::V2(probe.public().clone())]
+        .iter()
+        .all(|protocol| encode(keys, to, message, protocol, &mut OsRng).is_ok())
+}
+
 /// How a message filed without network is encrypted: from the cache only.
 pub(crate) fn cached_protocol(conn: &Connection, peer: &AccountId, now: u64) -> Recipient {
     cached_peer(conn, peer)

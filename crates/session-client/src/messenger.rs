@@ -9,7 +9,7 @@ use base64::Engine as _;
 use serde_json::Value;
 use session_crypto::{AccountId, IdentityKeyPair, OsRng};
 use session_wire::rpc::{Request, RetrieveParams, RetrieveResponse, StoreParams};
-use session_wire::{encode_text_message, message_hash, OutgoingText};
+use session_wire::{message_hash, OutgoingText};
 
 use crate::account_keys;
 use crate::{
@@ -304,8 +304,9 @@ pub fn file_unsent(
     Ok(store.message(id)?)
 }
 
-/// The longest text, in bytes, that fits in one message from `keys` with `display_name`
-/// (found by bisection over real encodings: the limit depends on the protobuf and padding).
+/// The longest text, in bytes, that fits in one message from `keys` with `display_name`, in v1
+/// and in v2 (found by bisection over real encodings: the limit depends on the protobuf and
+/// padding).
 pub fn max_text_bytes(keys: &IdentityKeyPair, display_name: Option<&str>) -> usize {
     let to = keys.account_id();
     let fits = |n: usize| {
@@ -315,7 +316,7 @@ pub fn max_text_bytes(keys: &IdentityKeyPair, display_name: Option<&str>) -> usi
             display_name,
             timestamp_ms: 1,
         };
-        encode_text_message(keys, &to, outgoing, &mut OsRng).is_ok()
+        account_keys::fits_every_protocol(keys, &to, outgoing)
     };
     let (mut low, mut high) = (0usize, session_wire::rpc::MAX_MESSAGE_BYTES);
     while low < high {
