@@ -110,7 +110,10 @@ async fn messages_older_than_retention_stay_secret_from_the_phrase_and_profile()
     let mut sent_at = Vec::new();
     for step in 1..=steps {
         for tick in (2..=12).step_by(2) {
-            now.store(start + (step - 1) * 12 * HOUR + tick * HOUR, Ordering::SeqCst);
+            now.store(
+                start + (step - 1) * 12 * HOUR + tick * HOUR,
+                Ordering::SeqCst,
+            );
             let report = bob_m.sync().await.unwrap();
             assert!(report.new.is_empty());
         }
