@@ -4,6 +4,7 @@ mod groups;
 mod live;
 mod measure;
 mod suite;
+mod v2;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

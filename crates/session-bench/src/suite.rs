@@ -86,6 +86,8 @@ pub async fn run(quick: bool) -> Result<Vec<Row>, Error> {
         eprintln!("groups: a 100-member group on the network...");
         rows.push(crate::groups::hundred_members(&net, 10).await?);
     }
+    eprintln!("Session Protocol v2...");
+    rows.extend(crate::v2::rows(&net, plan.samples).await?);
     eprintln!("live delivery (about {} s)...", plan.idle.as_secs());
     rows.extend(crate::live::delivery(&net, plan.samples / 4, plan.idle).await?);
     net.shutdown().await;
@@ -316,6 +318,8 @@ async fn end_to_end(net: &Testnet, rtt_ms: f64, plan: &Plan) -> Result<Row, Erro
     let alice = new_messenger(net, &dir.path().join("alice"), |_| {}).await?;
     let bob = new_messenger(net, &dir.path().join("bob"), |_| {}).await?;
     let bob_id = bob.account_id();
+    // Bob's first sync publishes his account key: Alice then sends v2, the default.
+    bob.sync().await?;
     let samples = plan.samples / 4;
     let mut times = Vec::new();
     for i in 0..samples + 10 {
@@ -343,7 +347,7 @@ async fn end_to_end(net: &Testnet, rtt_ms: f64, plan: &Plan) -> Result<Row, Erro
     let (p50, p99) = millis(&times);
     let reference = 9.0 * rtt_ms;
     Ok(Row {
-        name: "end to end: send (3 relays, stored on every member), fetch + decrypt (3 relays)"
+        name: "end to end: send v2 (3 relays, stored on every member), fetch + decrypt (3 relays)"
             .into(),
         median: p50,
         p99: Some(p99),

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod account;
+mod account_keys;
 pub mod config_sync;
 pub mod devices;
 pub mod devices_link;
@@ -23,6 +24,7 @@ mod store;
 mod sync_own;
 
 pub use account::{AccountError, AccountFile, KdfParams};
+pub use account_keys::{manual_clock, Recipient, ACCOUNT_KEYS_NAMESPACE};
 pub use group_rpc::{
     GROUP_INFO_NAMESPACE, GROUP_KEYS_NAMESPACE, GROUP_MEMBERS_NAMESPACE, GROUP_MESSAGES_NAMESPACE,
     GROUP_REVOKED_NAMESPACE,

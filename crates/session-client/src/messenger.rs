@@ -9,8 +9,9 @@ use base64::Engine as _;
 use serde_json::Value;
 use session_crypto::{AccountId, IdentityKeyPair, OsRng};
 use session_wire::rpc::{Request, RetrieveParams, RetrieveResponse, StoreParams};
-use session_wire::{decode_text_message, encode_text_message, message_hash, OutgoingText};
+use session_wire::{message_hash, OutgoingText};
 
+use crate::account_keys;
 use crate::{
     ClientError, MessageState, MessageStore, OnionClient, Route, StoreError, StoredMessage,
 };
@@ -81,10 +82,11 @@ pub struct SyncReport {
 
 /// One account's messenger.
 pub struct Messenger {
-    keys: IdentityKeyPair,
+    pub(crate) keys: IdentityKeyPair,
     store: Mutex<MessageStore>,
     client: OnionClient,
     ttl_ms: u64,
+    pub(crate) v2: crate::account_keys::V2Settings,
 }
 
 impl Messenger {
@@ -95,6 +97,7 @@ impl Messenger {
             store: Mutex::new(store),
             client,
             ttl_ms: DEFAULT_TTL_MS,
+            v2: Default::default(),
         }
     }
 
@@ -145,6 +148,7 @@ impl Messenger {
     /// onion path. A failure is filed with its reason (retry it with [`retry`](Self::retry)).
     pub async fn send(&self, to: &AccountId, text: &str) -> Result<Delivery, MessengerError> {
         let display_name = self.display_name()?;
+        let protocol = self.recipient_protocol(to).await;
         let id = {
             let store = self.store();
             let timestamp_ms = store.next_timestamp(self.client.now_ms())?;
@@ -153,7 +157,7 @@ impl Messenger {
                 display_name: display_name.as_deref(),
                 timestamp_ms,
             };
-            let payload = encode_text_message(&self.keys, to, outgoing, &mut OsRng)?;
+            let payload = account_keys::encode(&self.keys, to, outgoing, &protocol, &mut OsRng)?;
             let id = store.insert_outgoing(to, timestamp_ms, text, &payload)?;
             crate::sync_own::queue_copy(&self.keys, &store, to, outgoing, self.ttl_ms)?;
             id
@@ -243,6 +247,8 @@ impl Messenger {
         crate::devices::check_not_removed(self.store().conn())?;
         let started = Instant::now();
         let mut report = SyncReport::default();
+        self.maintain_account_keys().await;
+        let held = self.held_account_keys()?;
         for page_index in 0..MAX_PAGES {
             // Only the first page waits: later ones fetch what is already there.
             let wait_ms = wait_ms.filter(|_| page_index == 0);
@@ -272,12 +278,7 @@ impl Messenger {
                 let text = STANDARD
                     .decode(&message.data)
                     .map_err(|e| e.to_string())
-                    .and_then(|bytes| match decode_text_message(&self.keys, &bytes) {
-                        // A control message without text (a group invitation): the group
-                        // module reads it.
-                        Err(session_wire::WireError::NoText) => Ok(None),
-                        other => other.map(Some).map_err(|e| e.to_string()),
-                    });
+                    .and_then(|bytes| account_keys::decode(&self.keys, &held, &bytes));
                 match text {
                     Ok(None) => {}
                     Ok(Some(text)) if self.store().is_blocked(&text.sender)? => {
@@ -330,15 +331,17 @@ pub fn file_unsent(
         display_name: display_name.as_deref(),
         timestamp_ms,
     };
-    let payload = encode_text_message(keys, to, outgoing, &mut OsRng)?;
+    let protocol = account_keys::cached_protocol(store.conn(), to, now_ms);
+    let payload = account_keys::encode(keys, to, outgoing, &protocol, &mut OsRng)?;
     let id = store.insert_outgoing(to, timestamp_ms, text, &payload)?;
     crate::sync_own::queue_copy(keys, store, to, outgoing, DEFAULT_TTL_MS)?;
     store.mark_failed(id, reason)?;
     Ok(store.message(id)?)
 }
 
-/// The longest text, in bytes, that fits in one message from `keys` with `display_name`
-/// (found by bisection over real encodings: the limit depends on the protobuf and padding).
+/// The longest text, in bytes, that fits in one message from `keys` with `display_name`, in v1
+/// and in v2 (found by bisection over real encodings: the limit depends on the protobuf and
+/// padding).
 pub fn max_text_bytes(keys: &IdentityKeyPair, display_name: Option<&str>) -> usize {
     let to = keys.account_id();
     let fits = |n: usize| {
@@ -348,7 +351,7 @@ pub fn max_text_bytes(keys: &IdentityKeyPair, display_name: Option<&str>) -> usi
             display_name,
             timestamp_ms: 1,
         };
-        encode_text_message(keys, &to, outgoing, &mut OsRng).is_ok()
+        account_keys::fits_every_protocol(keys, &to, outgoing)
     };
     let (mut low, mut high) = (0usize, session_wire::rpc::MAX_MESSAGE_BYTES);
     while low < high {

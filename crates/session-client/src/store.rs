@@ -250,6 +250,7 @@ impl MessageStore {
         crate::config_sync::migrate(&conn).map_err(corrupt)?;
         crate::safety::migrate(&conn).map_err(corrupt)?;
         crate::group_store::migrate(&conn).map_err(corrupt)?;
+        crate::account_keys::migrate(&conn).map_err(corrupt)?;
         conn.pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(corrupt)?;
         let check: String = conn

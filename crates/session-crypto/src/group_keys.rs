@@ -253,7 +253,7 @@ fn junk_entries(group: &GroupIdentity, h1: &[u8; 56], n: usize) -> Vec<Vec<u8>> 
     let sk = group.secret_key64();
     let seed = Zeroizing::new(fixed_key_hash::<32>(JUNK_DOMAIN, &[h1, sk.as_ref()]));
     let mut stream = vec![0u8; n * KEY_COPY_BYTES];
-    let mut cipher = chacha20::ChaCha20::new(seed.as_ref().into(), b"LibsodiumDRG".into());
+    let mut cipher = chacha20::ChaCha20::new((&*seed).into(), b"LibsodiumDRG".into());
     cipher.apply_keystream(&mut stream);
     stream.chunks(KEY_COPY_BYTES).map(<[u8]>::to_vec).collect()
 }

@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod bt;
 pub mod config_record;
 mod error;
 pub mod group_bt;
@@ -13,6 +14,8 @@ pub mod mnemonic;
 pub mod onion;
 mod ons;
 pub mod session_protocol;
+pub mod session_v2;
+pub mod xwing;
 
 pub use error::{AccountIdError, CryptoError, PhraseError};
 pub use keys::{
@@ -22,6 +25,8 @@ pub use keys::{
 pub use onion::{HopCipher, HopKey};
 pub use ons::decrypt_ons_response;
 pub use session_protocol::{decrypt_incoming, encrypt_for_recipient};
+pub use session_v2::V2Error;
+pub use xwing::{AccountKeyPair, AccountKeySeed, AccountPublicKey};
 
 /// Re-exported so callers can name the RNG bound without depending on `rand_core` themselves.
 pub use rand_core::{CryptoRngCore, OsRng, RngCore};

@@ -144,9 +144,9 @@ impl HopKey {
         let nonce = &mut nonce[..self.cipher.nonce_len()];
         rng.fill_bytes(nonce);
         let sealed = match self.cipher {
-            HopCipher::XChaCha20 => XChaCha20Poly1305::new(self.key.as_ref().into())
+            HopCipher::XChaCha20 => XChaCha20Poly1305::new((&*self.key).into())
                 .encrypt(chacha20poly1305::XNonce::from_slice(nonce), plaintext),
-            HopCipher::AesGcm => Aes256Gcm::new(self.key.as_ref().into())
+            HopCipher::AesGcm => Aes256Gcm::new((&*self.key).into())
                 .encrypt(aes_gcm::Nonce::from_slice(nonce), plaintext),
         }
         .map_err(|_| CryptoError::EncryptFailed)?;
@@ -167,9 +167,9 @@ impl HopKey {
         }
         let (nonce, sealed) = ciphertext.split_at(self.cipher.nonce_len());
         match self.cipher {
-            HopCipher::XChaCha20 => XChaCha20Poly1305::new(self.key.as_ref().into())
+            HopCipher::XChaCha20 => XChaCha20Poly1305::new((&*self.key).into())
                 .decrypt(chacha20poly1305::XNonce::from_slice(nonce), sealed),
-            HopCipher::AesGcm => Aes256Gcm::new(self.key.as_ref().into())
+            HopCipher::AesGcm => Aes256Gcm::new((&*self.key).into())
                 .decrypt(aes_gcm::Nonce::from_slice(nonce), sealed),
         }
         .map_err(|_| CryptoError::DecryptFailed)

@@ -18,7 +18,7 @@ pub fn decrypt_ons_response(
 ) -> Result<AccountId, CryptoError> {
     let name_hash = fixed_key_hash::<32>(b"", &[name.as_bytes()]);
     let key = Zeroizing::new(fixed_key_hash::<32>(&name_hash, &[name.as_bytes()]));
-    let plaintext = XChaCha20Poly1305::new(key.as_ref().into())
+    let plaintext = XChaCha20Poly1305::new((&*key).into())
         .decrypt(nonce.into(), ciphertext)
         .map_err(|_| CryptoError::DecryptFailed)?;
     AccountId::from_bytes33(&plaintext)

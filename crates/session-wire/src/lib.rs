@@ -14,6 +14,6 @@ pub use error::WireError;
 pub use frame::{encode_frame, parse_frame, Frame, LayerRoute, ReplyFormat};
 pub use hash::message_hash;
 pub use message::{
-    decode_text_message, encode_sync_copy, encode_text_message, open_content, seal_content,
-    OutgoingText, ReceivedText,
+    decode_text_message, encode_sync_copy, encode_text_message, open_content, parse_text_content,
+    seal_content, text_content, OutgoingText, ReceivedText,
 };

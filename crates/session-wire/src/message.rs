@@ -72,7 +72,18 @@ fn encode_data_message(
     sync_target: Option<&AccountId>,
     rng: &mut impl CryptoRngCore,
 ) -> Result<Vec<u8>, WireError> {
-    let content = Content {
+    let content = data_content(message, sync_target);
+    seal_content(sender, recipient, &content, message.timestamp_ms, rng)
+}
+
+/// The `Content` protobuf of a text message, unpadded (Session Protocol v2 carries it as is;
+/// v1 pads it first).
+pub fn text_content(message: OutgoingText<'_>) -> Vec<u8> {
+    data_content(message, None)
+}
+
+fn data_content(message: OutgoingText<'_>, sync_target: Option<&AccountId>) -> Vec<u8> {
+    Content {
         data_message: Some(DataMessage {
             body: Some(message.text.to_owned()),
             timestamp: Some(message.timestamp_ms),
@@ -84,14 +95,8 @@ fn encode_data_message(
             ..Default::default()
         }),
         ..Default::default()
-    };
-    seal_content(
-        sender,
-        recipient,
-        &content.encode_to_vec(),
-        message.timestamp_ms,
-        rng,
-    )
+    }
+    .encode_to_vec()
 }
 
 /// Pads and encrypts an encoded `Content` from `sender` to `recipient` and wraps it as the
@@ -171,7 +176,17 @@ pub fn decode_text_message(
     stored: &[u8],
 ) -> Result<ReceivedText, WireError> {
     let (sender, timestamp_ms, padded) = open_content(recipient, stored)?;
-    let content = Content::decode(unpad(&padded)).map_err(|e| WireError::Protobuf {
+    parse_text_content(unpad(&padded), sender, Some(timestamp_ms))
+}
+
+/// Reads a text message from a decrypted, unpadded `Content` protobuf sent by `sender`; the
+/// timestamp is the envelope's when there is one (v1), else the data message's own (v2).
+pub fn parse_text_content(
+    content: &[u8],
+    sender: AccountId,
+    envelope_timestamp: Option<u64>,
+) -> Result<ReceivedText, WireError> {
+    let content = Content::decode(content).map_err(|e| WireError::Protobuf {
         what: "Content",
         reason: e.to_string(),
     })?;
@@ -179,7 +194,7 @@ pub fn decode_text_message(
     let text = data.body.ok_or(WireError::NoText)?;
     Ok(ReceivedText {
         sender,
-        timestamp_ms,
+        timestamp_ms: envelope_timestamp.or(data.timestamp).unwrap_or(0),
         text,
         display_name: data.profile.and_then(|p| p.display_name),
         sync_target: data.sync_target.and_then(|t| t.parse::<AccountId>().ok()),
