@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod attachment;
 mod error;
 pub mod hash;
 mod keys;
