@@ -104,6 +104,15 @@ impl Executor {
         if !is_replicated(&request) {
             return Err(RpcError::bad_request("only single writes are forwarded"));
         }
+        if let Some(name) = crate::blobs::routing_key(&request) {
+            if !self.network.in_account_swarm(from, &name?, true) {
+                return Err(RpcError::new(
+                    403,
+                    "the sender is not a member of this blob's swarm",
+                ));
+            }
+            return self.single(request, true).await;
+        }
         let pubkey = account_of(&request)
             .ok_or_else(|| RpcError::bad_request("only single writes are forwarded"))?;
         let account = AccountKey::parse(pubkey)?;
@@ -117,6 +126,11 @@ impl Executor {
     }
 
     async fn single(&self, request: Request, forwarded: bool) -> RpcResult {
+        if let Some(name) = crate::blobs::routing_key(&request) {
+            if let Route::Elsewhere(body) = self.network.route(&name?) {
+                return Err(RpcError::new(421, body.to_string()));
+            }
+        }
         if let Some(pubkey) = account_of(&request) {
             let account = AccountKey::parse(pubkey)?;
             if let Route::Elsewhere(body) = self.network.route(&account.key()) {

@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod blob;
 mod error;
 pub mod frame;
 mod hash;
@@ -9,6 +10,7 @@ pub mod padding;
 pub mod protos;
 pub mod rpc;
 
+pub use blob::{blob_name, blob_name_hex, parse_blob_name};
 pub use error::WireError;
 pub use frame::{encode_frame, parse_frame, Frame, LayerRoute, ReplyFormat};
 pub use hash::message_hash;
