@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod account;
+pub mod attachments;
 pub mod inert;
 mod live;
 mod messenger;

@@ -18,3 +18,8 @@ pub fn parse_blob_name(text: &str) -> Option<[u8; 32]> {
     let mut out = [0u8; 32];
     (text.len() == 64 && hex::decode_to_slice(text, &mut out).is_ok()).then_some(out)
 }
+
+/// The text form of a blob name already computed.
+pub fn blob_name_hex_of(name: &[u8; 32]) -> String {
+    hex::encode(name)
+}
