@@ -9,7 +9,8 @@
 //! (ciphertext), its size and expiry: no account, no sender, no file name.
 //!
 //! Replication: a `store_blob` is forwarded to every other swarm member like a message store
-//! ([`crate::executor`]), to the members that answer within the replication wait.
+//! ([`crate::executor`]); [`crate::blob_sync`] pulls what a member missed and hands blobs over
+//! when their swarm changes.
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
@@ -26,22 +27,37 @@ use crate::storage::{Storage, StorageError};
 /// Default cap of blob bytes one node holds, in MiB.
 pub const DEFAULT_BLOB_CAP_MB: u64 = 1024;
 
+/// The file beside the message database that holds the blobs (attached to its connection, so
+/// blob pages never count against the message cap).
+pub const BLOB_DATABASE_FILE: &str = "blobs.sqlite";
+
 const SCHEMA: &str = "
 -- Attachment chunks by content hash. id orders them for peers' catch-up pulls.
-CREATE TABLE IF NOT EXISTS blobs (
+CREATE TABLE IF NOT EXISTS blob_store.blobs (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     name BLOB NOT NULL UNIQUE,
     size INTEGER NOT NULL,
     expiry INTEGER NOT NULL,
     data BLOB NOT NULL
 );
-CREATE INDEX IF NOT EXISTS blobs_by_expiry ON blobs(expiry);
+CREATE INDEX IF NOT EXISTS blob_store.blobs_by_expiry ON blobs(expiry);
 ";
 
-/// Creates the blob table (called from [`Storage::open`]).
-pub(crate) fn migrate(conn: &Connection) -> Result<(), StorageError> {
+/// Attaches the blob database beside `messages` (the message database's path) and creates its
+/// tables (called from [`Storage::open`]).
+pub(crate) fn migrate(conn: &Connection, messages: &std::path::Path) -> Result<(), StorageError> {
+    let path = messages.with_file_name(BLOB_DATABASE_FILE);
+    conn.execute(
+        "ATTACH DATABASE ?1 AS blob_store",
+        [path.to_string_lossy().as_ref()],
+    )?;
+    conn.pragma_update(
+        Some(rusqlite::DatabaseName::Attached("blob_store")),
+        "journal_mode",
+        "WAL",
+    )?;
     conn.execute_batch(SCHEMA)?;
-    Ok(())
+    crate::blob_sync::migrate(conn)
 }
 
 /// Deletes expired blobs (called by the expiry sweep); returns how many.
@@ -156,6 +172,13 @@ impl Storage {
             }
         }
         Ok(out)
+    }
+
+    /// Drops a blob (handed over to the swarm that owns it now).
+    pub fn drop_blob(&self, name: &[u8; 32]) -> Result<(), StorageError> {
+        let conn = self.connection()?;
+        conn.execute("DELETE FROM blobs WHERE name = ?1", [&name[..]])?;
+        Ok(())
     }
 
     /// Blobs held and their bytes.

@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod blob_sync;
 pub mod blobs;
 pub mod blocking;
 pub mod commands;

@@ -364,7 +364,7 @@ impl Storage {
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
         migrate(&conn)?;
-        crate::blobs::migrate(&conn)?;
+        crate::blobs::migrate(&conn, path)?;
         let (count, bytes): (i64, i64) = conn.query_row(
             "SELECT COUNT(*), COALESCE(SUM(length(data)), 0) FROM messages",
             [],

@@ -44,7 +44,7 @@ fn blob_rows(net: &Testnet, index: usize) -> Vec<(Vec<u8>, Vec<u8>)> {
     let db = net
         .base_dir()
         .join(format!("node-{index:02}"))
-        .join("messages.sqlite");
+        .join("blobs.sqlite");
     let conn = rusqlite::Connection::open(db).unwrap();
     let mut stmt = conn.prepare("SELECT name, data FROM blobs").unwrap();
     let rows = stmt
@@ -205,7 +205,7 @@ async fn an_interrupted_download_resumes_and_wrong_bytes_are_bypassed() {
             let db = net
                 .base_dir()
                 .join(format!("node-{member:02}"))
-                .join("messages.sqlite");
+                .join("blobs.sqlite");
             let conn = rusqlite::Connection::open(db).unwrap();
             conn.busy_timeout(Duration::from_secs(5)).unwrap();
             conn.execute(
@@ -292,5 +292,48 @@ async fn nodes_hold_only_ciphertext_and_two_senders_are_unlinkable() {
     }
     // Each chunk on every member of its swarm (4), both uploads.
     assert_eq!(rows, 4 * (a.chunks.len() + c.chunks.len()));
+    net.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_that_was_down_catches_up_on_the_blobs_it_missed() {
+    let mut net = Testnet::start(TestnetConfig::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let client = OnionClient::connect(client_config(&net)).await.unwrap();
+    let alice = TestAccount::from_byte(91);
+    let data = file(200_000, 4);
+    // The swarm of the first chunk, known before the upload (the format is deterministic).
+    let encrypted = session_crypto::attachment::encrypt(
+        &alice.keys.seed_bytes(),
+        &data,
+        session_crypto::attachment::Domain::Attachment,
+        None,
+    )
+    .unwrap();
+    let first =
+        session_wire::blob_name(&encrypted.data[..session_client::attachments::CHUNK_BYTES]);
+    let members = net.swarm_members_for(&first);
+    let down = members[0];
+    net.stop(down).await.unwrap();
+    let manifest = Attachments::new(&client, dir.path().join("up"))
+        .upload(&alice.keys, &data, "f", "x/y", &none)
+        .await
+        .unwrap();
+    assert_eq!(manifest.chunks[0], hex::encode(first));
+    assert!(!blob_rows(&net, down)
+        .iter()
+        .any(|(n, _)| n[..] == first[..]));
+    net.restart(down).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !blob_rows(&net, down)
+        .iter()
+        .any(|(n, _)| n[..] == first[..])
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the restarted member never pulled the blob"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     net.shutdown().await;
 }
