@@ -140,6 +140,10 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             let store = open_store(&profile, &unlock(&profile)?)?;
             requests(&store, action)
         }
+        Command::SendFile { to, path, max_mb } => {
+            crate::attachment::send_file(&profile, &to, &path, max_mb).await
+        }
+        Command::Save { message, dir } => crate::attachment::save(&profile, message, dir).await,
         Command::Send { to, text } => {
             let text = if text.is_empty() {
                 let mut buf = String::new();
@@ -517,12 +521,12 @@ fn load_keys(profile: &Profile) -> Result<IdentityKeyPair> {
 }
 
 /// The account's seed, opened with the passphrase if it is protected.
-fn unlock(profile: &Profile) -> Result<Ed25519Seed> {
+pub(crate) fn unlock(profile: &Profile) -> Result<Ed25519Seed> {
     with_passphrase(profile, |p| profile.account().load_seed(p))
 }
 
 /// The encrypted message database of the account with `seed`.
-fn open_store(profile: &Profile, seed: &Ed25519Seed) -> Result<MessageStore> {
+pub(crate) fn open_store(profile: &Profile, seed: &Ed25519Seed) -> Result<MessageStore> {
     Ok(profile.message_store_for(seed)?)
 }
 
@@ -559,13 +563,13 @@ async fn connect(
     })
 }
 
-async fn messenger(profile: &Profile) -> Result<Messenger> {
+pub(crate) async fn messenger(profile: &Profile) -> Result<Messenger> {
     let seed = unlock(profile)?;
     let store = open_store(profile, &seed)?;
     messenger_with(profile, &seed, store).await
 }
 
-async fn messenger_with(
+pub(crate) async fn messenger_with(
     profile: &Profile,
     seed: &Ed25519Seed,
     store: MessageStore,
@@ -615,5 +619,6 @@ pub fn format_message(store: &MessageStore, message: &StoredMessage) -> String {
         ),
     };
     let prefix = format!("[{}] {who}: ", clock_time(message.sent_ms));
-    format!("{}{state}", crate::text::under(&prefix, &message.text))
+    let text = crate::attachment::describe(message).unwrap_or_else(|| message.text.clone());
+    format!("{}{state}", crate::text::under(&prefix, &text))
 }
