@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod attachments;
 mod live;
 mod measure;
 mod suite;
@@ -16,6 +17,9 @@ struct Args {
     /// The short suite (under a minute): fewer samples, 100,000 stored messages.
     #[arg(long)]
     quick: bool,
+    /// Only the attachment rows (a 12-node network, a 20 MB file through the swarms).
+    #[arg(long)]
+    attachments: bool,
     /// Also write the table as JSON.
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
@@ -34,7 +38,12 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let rows = match runtime.block_on(suite::run(args.quick)) {
+    let rows = if args.attachments {
+        runtime.block_on(attachments::run_alone())
+    } else {
+        runtime.block_on(suite::run(args.quick))
+    };
+    let rows = match rows {
         Ok(rows) => rows,
         Err(e) => {
             eprintln!("session-bench: a benchmark failed: {e}");

@@ -80,6 +80,10 @@ pub async fn run(quick: bool) -> Result<Vec<Row>, Error> {
     rows.push(replication(&net, rtt, &plan).await?);
     eprintln!("end to end...");
     rows.push(end_to_end(&net, rtt, &plan).await?);
+    if !quick {
+        eprintln!("attachments (20 MB)...");
+        rows.extend(crate::attachments::rows(&net).await?);
+    }
     eprintln!("live delivery (about {} s)...", plan.idle.as_secs());
     rows.extend(crate::live::delivery(&net, plan.samples / 4, plan.idle).await?);
     net.shutdown().await;
