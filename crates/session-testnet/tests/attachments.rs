@@ -337,3 +337,52 @@ async fn a_member_that_was_down_catches_up_on_the_blobs_it_missed() {
     }
     net.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blobs_follow_their_swarms_when_the_network_grows() {
+    let mut net = Testnet::start(TestnetConfig::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let alice = TestAccount::from_byte(95);
+    let data = file(1_000_000, 5);
+    let manifest = {
+        let client = OnionClient::connect(client_config(&net)).await.unwrap();
+        Attachments::new(&client, dir.path().join("up"))
+            .upload(&alice.keys, &data, "g", "x/y", &none)
+            .await
+            .unwrap()
+    };
+    let names: Vec<[u8; 32]> = manifest
+        .chunks
+        .iter()
+        .map(|c| session_wire::parse_blob_name(c).unwrap())
+        .collect();
+    let before: Vec<Vec<usize>> = names.iter().map(|n| net.swarm_members_for(n)).collect();
+    net.add_nodes(12).await.unwrap();
+    let after: Vec<Vec<usize>> = names.iter().map(|n| net.swarm_members_for(n)).collect();
+    assert_ne!(before, after, "growing the network moved no chunk");
+    // Every member of each chunk's new swarm comes to hold it (hand-over or catch-up).
+    let deadline = Instant::now() + Duration::from_secs(40);
+    loop {
+        let missing = names
+            .iter()
+            .zip(&after)
+            .flat_map(|(name, members)| members.iter().map(move |m| (name, *m)))
+            .filter(|(name, m)| !blob_rows(&net, *m).iter().any(|(n, _)| n[..] == name[..]))
+            .count();
+        if missing == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{missing} copies never reached the new swarms"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let client = OnionClient::connect(client_config(&net)).await.unwrap();
+    let got = Attachments::new(&client, dir.path().join("down"))
+        .download(&manifest, &none)
+        .await
+        .unwrap();
+    assert!(got.data == data);
+    net.shutdown().await;
+}
