@@ -35,6 +35,8 @@ pub const PARALLEL: usize = 8;
 pub const MESSAGE_PREFIX: &str = "session-attachment:v1:";
 /// Largest manifest carried in a message; a larger one becomes a blob itself.
 const MAX_INLINE_MANIFEST: usize = 16 * 1024;
+/// Most chunks an indirect manifest's own upload may have (a 100 MB file's manifest needs 2).
+const MAX_MANIFEST_CHUNKS: usize = 64;
 /// The media type of a manifest uploaded as an attachment.
 const MANIFEST_MEDIA_TYPE: &str = "application/x-session-manifest";
 
@@ -190,6 +192,7 @@ pub struct Attachments<'a> {
     state_dir: PathBuf,
     max_file_bytes: usize,
     parallel: usize,
+    max_inline_manifest: usize,
 }
 
 impl<'a> Attachments<'a> {
@@ -200,12 +203,20 @@ impl<'a> Attachments<'a> {
             state_dir: state_dir.into(),
             max_file_bytes: DEFAULT_MAX_FILE_BYTES,
             parallel: PARALLEL,
+            max_inline_manifest: MAX_INLINE_MANIFEST,
         }
     }
 
     /// Sets the largest file accepted (the default is [`DEFAULT_MAX_FILE_BYTES`]).
     pub fn with_max_file_bytes(mut self, max: usize) -> Self {
         self.max_file_bytes = max;
+        self
+    }
+
+    /// Sets the largest manifest sent inside a message (default 16 KB); a larger one is
+    /// uploaded itself and the message points at it.
+    pub fn with_max_inline_manifest(mut self, bytes: usize) -> Self {
+        self.max_inline_manifest = bytes;
         self
     }
 
@@ -236,16 +247,18 @@ impl<'a> Attachments<'a> {
             .upload_bytes(keys, data, name, media_type, progress)
             .await?;
         let message = manifest.to_message();
-        if message.len() <= MAX_INLINE_MANIFEST {
+        if message.len() <= self.max_inline_manifest {
             return Ok(manifest);
         }
         let inner = serde_json::to_vec(&manifest).unwrap_or_default();
         let mut outer = self
             .upload_bytes(keys, &inner, "", MANIFEST_MEDIA_TYPE, &|_| {})
             .await?;
+        // The outer manifest shows the file's name, type and size; its chunks hold the inner one.
         outer.indirect = true;
         outer.name = manifest.name;
         outer.media_type = manifest.media_type;
+        outer.size = manifest.size;
         Ok(outer)
     }
 
@@ -329,19 +342,42 @@ impl<'a> Attachments<'a> {
         manifest: &Manifest,
         progress: &(dyn Fn(Progress) + Sync),
     ) -> Result<Downloaded, AttachmentTransferError> {
-        if !manifest.indirect {
-            return self.download_direct(manifest, progress).await;
+        // Sizes come from the sender: refuse before fetching what this client would not take.
+        if manifest.size > self.max_file_bytes as u64 {
+            return Err(AttachmentTransferError::TooLarge {
+                size: usize::try_from(manifest.size).unwrap_or(usize::MAX),
+                max: self.max_file_bytes,
+            });
         }
-        let outer = self.download_direct(manifest, &|_| {}).await?;
+        if !manifest.indirect {
+            let size = usize::try_from(manifest.size).unwrap_or(usize::MAX);
+            let expected = attachment::encrypted_size(size).div_ceil(CHUNK_BYTES);
+            if manifest.chunks.len() != expected {
+                return Err(AttachmentTransferError::Manifest(format!(
+                    "{} chunks for {} bytes (expected {expected})",
+                    manifest.chunks.len(),
+                    manifest.size
+                )));
+            }
+            return self
+                .download_direct(manifest, Some(manifest.size), progress)
+                .await;
+        }
+        if manifest.chunks.len() > MAX_MANIFEST_CHUNKS {
+            return Err(AttachmentTransferError::Manifest(
+                "too many manifest chunks".into(),
+            ));
+        }
+        let outer = self.download_direct(manifest, None, &|_| {}).await?;
         let inner: Manifest = serde_json::from_slice(&outer.data)
             .map_err(|e| AttachmentTransferError::Manifest(e.to_string()))
             .and_then(Manifest::checked)?;
-        if inner.indirect {
+        if inner.indirect || inner.size != manifest.size {
             return Err(AttachmentTransferError::Manifest(
-                "nested indirection".into(),
+                "the inner manifest does not match the outer one".into(),
             ));
         }
-        let mut got = self.download_direct(&inner, progress).await?;
+        let mut got = Box::pin(self.download(&inner, progress)).await?;
         got.fetched += outer.fetched;
         got.bad_copies += outer.bad_copies;
         Ok(got)
@@ -350,6 +386,7 @@ impl<'a> Attachments<'a> {
     async fn download_direct(
         &self,
         manifest: &Manifest,
+        expected_size: Option<u64>,
         progress: &(dyn Fn(Progress) + Sync),
     ) -> Result<Downloaded, AttachmentTransferError> {
         let key = manifest
@@ -396,7 +433,7 @@ impl<'a> Attachments<'a> {
             ciphertext.extend_from_slice(&bytes);
         }
         let data = attachment::decrypt(&key, &ciphertext)?;
-        if data.len() as u64 != manifest.size {
+        if expected_size.is_some_and(|size| data.len() as u64 != size) {
             return Err(AttachmentTransferError::Manifest(format!(
                 "the file is {} bytes, the manifest says {}",
                 data.len(),

@@ -386,3 +386,38 @@ async fn blobs_follow_their_swarms_when_the_network_grows() {
     assert!(got.data == data);
     net.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manifest_too_large_for_a_message_travels_as_a_blob() {
+    let net = Testnet::start(TestnetConfig::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let client = OnionClient::connect(client_config(&net)).await.unwrap();
+    let alice = TestAccount::from_byte(97);
+    let data = file(700_000, 6);
+    let manifest = Attachments::new(&client, dir.path().join("up"))
+        .with_max_inline_manifest(300)
+        .upload(&alice.keys, &data, "big.bin", "x/y", &none)
+        .await
+        .unwrap();
+    assert!(manifest.indirect);
+    assert_eq!(
+        (manifest.name.as_str(), manifest.size),
+        ("big.bin", 700_000)
+    );
+    assert!(manifest.to_message().len() < 400);
+    let parsed = Manifest::from_message(&manifest.to_message())
+        .unwrap()
+        .unwrap();
+    let got = Attachments::new(&client, dir.path().join("down"))
+        .download(&parsed, &none)
+        .await
+        .unwrap();
+    assert!(got.data == data);
+    // A receiver with a lower limit refuses before fetching anything.
+    let refused = Attachments::new(&client, dir.path().join("small"))
+        .with_max_file_bytes(100_000)
+        .download(&parsed, &none)
+        .await;
+    assert!(refused.is_err());
+    net.shutdown().await;
+}
