@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod attachments;
 mod groups;
 mod live;
 mod measure;
@@ -21,6 +22,9 @@ struct Args {
     /// Only the groups figures (a 12-node network, a 100-member group, 1,000-member costs).
     #[arg(long)]
     groups: bool,
+    /// Only the attachment rows (a 12-node network, a 20 MB file through the swarms).
+    #[arg(long)]
+    attachments: bool,
     /// Also write the table as JSON.
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
@@ -42,6 +46,8 @@ fn main() -> ExitCode {
     let suite = async {
         if args.groups {
             groups::run(args.quick).await
+        } else if args.attachments {
+            attachments::run_alone().await
         } else {
             suite::run(args.quick).await
         }

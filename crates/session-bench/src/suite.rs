@@ -88,6 +88,10 @@ pub async fn run(quick: bool) -> Result<Vec<Row>, Error> {
     }
     eprintln!("Session Protocol v2...");
     rows.extend(crate::v2::rows(&net, plan.samples).await?);
+    if !quick {
+        eprintln!("attachments (20 MB)...");
+        rows.extend(crate::attachments::rows(&net).await?);
+    }
     eprintln!("live delivery (about {} s)...", plan.idle.as_secs());
     rows.extend(crate::live::delivery(&net, plan.samples / 4, plan.idle).await?);
     net.shutdown().await;

@@ -156,6 +156,10 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             let store = open_store(&profile, &unlock(&profile)?)?;
             requests(&store, action)
         }
+        Command::SendFile { to, path, max_mb } => {
+            crate::attachment::send_file(&profile, &to, &path, max_mb).await
+        }
+        Command::Save { message, dir } => crate::attachment::save(&profile, message, dir).await,
         Command::Send { to, text } => {
             let text = if text.is_empty() {
                 let mut buf = String::new();
@@ -667,5 +671,6 @@ pub fn format_message(store: &MessageStore, message: &StoredMessage) -> String {
         ),
     };
     let prefix = format!("[{}] {who}: ", clock_time(message.sent_ms));
-    format!("{}{state}", crate::text::under(&prefix, &message.text))
+    let text = crate::attachment::describe(message).unwrap_or_else(|| message.text.clone());
+    format!("{}{state}", crate::text::under(&prefix, &text))
 }

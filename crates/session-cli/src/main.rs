@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod attachment;
 mod chat;
 mod commands;
 mod demo;
@@ -124,6 +125,24 @@ pub enum Command {
     Retry,
     /// Fetches new messages once and shows them.
     Sync,
+    /// Sends a file: encrypted here, cut into chunks kept by the swarms (no file server), with
+    /// a progress bar; the message carries what the recipient needs to fetch it.
+    SendFile {
+        /// A contact's nickname or an Account ID.
+        to: String,
+        /// The file.
+        path: PathBuf,
+        /// The largest file accepted, in MB.
+        #[arg(long, default_value_t = 100)]
+        max_mb: u64,
+    },
+    /// Saves the file a message carries (its number is shown in `history` and `chat`).
+    Save {
+        /// The message number.
+        message: i64,
+        /// Where to save it (default: the current directory).
+        dir: Option<PathBuf>,
+    },
     /// Lists conversations; those from non-contacts are message requests.
     Inbox,
     /// Shows a conversation.

@@ -2,6 +2,7 @@
 
 mod account;
 mod account_keys;
+pub mod attachments;
 pub mod config_sync;
 pub mod devices;
 pub mod devices_link;

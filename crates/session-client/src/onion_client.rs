@@ -350,12 +350,25 @@ impl OnionClient {
         account: &AccountId,
         build: impl Fn(u64, &Ed25519PublicKey) -> Request,
     ) -> Result<Routed, ClientError> {
-        match self.attempt(account, &build).await {
+        self.request_keyed(account.x25519().as_bytes(), &[], build)
+            .await
+    }
+
+    /// [`request_routed`](Self::request_routed) to the swarm nearest any 32-byte `key` (an
+    /// account's key, or a blob's name), never to a member in `avoid` (one that answered
+    /// wrongly before).
+    pub async fn request_keyed(
+        &self,
+        key: &[u8; 32],
+        avoid: &[Ed25519PublicKey],
+        build: impl Fn(u64, &Ed25519PublicKey) -> Request,
+    ) -> Result<Routed, ClientError> {
+        match self.attempt(key, avoid, &build).await {
             Err(ClientError::Transport(_) | ClientError::Network(_))
                 if !self.config.seeds.is_empty() =>
             {
                 self.reseed().await?;
-                self.attempt(account, &build).await
+                self.attempt(key, avoid, &build).await
             }
             other => other,
         }
@@ -392,7 +405,8 @@ impl OnionClient {
     /// Up to four attempts on working paths.
     async fn attempt(
         &self,
-        account: &AccountId,
+        key: &[u8; 32],
+        avoid: &[Ed25519PublicKey],
         build: &impl Fn(u64, &Ed25519PublicKey) -> Request,
     ) -> Result<Routed, ClientError> {
         let mut last = String::new();
@@ -401,7 +415,7 @@ impl OnionClient {
         for _ in 0..ATTEMPTS {
             let path = self.path(&tried).await?;
             tried.push(path.clone());
-            let destination = self.destination(account, &path)?;
+            let destination = self.destination(key, avoid, &path)?;
             let request = build(self.now_ms(), &destination.address.key);
             match self.send(&path, destination, &request).await {
                 Ok((200, body)) => {
@@ -519,14 +533,23 @@ impl OnionClient {
     }
 
     /// A member of the account's swarm that is not on the path.
-    fn destination(&self, account: &AccountId, path: &OnionPath) -> Result<PoolNode, ClientError> {
+    fn destination(
+        &self,
+        key: &[u8; 32],
+        avoid: &[Ed25519PublicKey],
+        path: &OnionPath,
+    ) -> Result<PoolNode, ClientError> {
         let list = self
             .list()
             .ok_or_else(|| ClientError::Network("no node list".into()))?;
         let swarm = list
-            .swarm_for(account.x25519().as_bytes())
+            .swarm_for(key)
             .ok_or_else(|| ClientError::Network("the node list has no swarms".into()))?;
-        let members: Vec<PoolNode> = list.members(swarm).filter_map(pool_node).collect();
+        let members: Vec<PoolNode> = list
+            .members(swarm)
+            .filter_map(pool_node)
+            .filter(|m| !avoid.contains(&m.address.key))
+            .collect();
         let suspects = self.suspects();
         let candidates: Vec<PoolNode> = members
             .iter()

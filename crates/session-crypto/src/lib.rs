@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod attachment;
 mod bt;
 pub mod config_record;
 mod error;

@@ -28,6 +28,9 @@ pub struct NodeConfig {
     /// Largest database size, in MiB; stores beyond it get HTTP 507.
     #[serde(default = "default_storage_cap_mb")]
     pub storage_cap_mb: u64,
+    /// Largest total of blob (attachment chunk) bytes, in MiB; blob stores beyond it get 507.
+    #[serde(default = "default_blob_cap_mb")]
+    pub blob_cap_mb: u64,
     /// Commit durability: `normal` (survives a process crash) or `full` (also power loss).
     #[serde(default)]
     pub durability: Durability,
@@ -130,6 +133,9 @@ fn default_listen() -> SocketAddr {
 fn default_storage_cap_mb() -> u64 {
     2048
 }
+fn default_blob_cap_mb() -> u64 {
+    crate::blobs::DEFAULT_BLOB_CAP_MB
+}
 fn default_sweep_interval() -> u64 {
     10
 }
@@ -176,6 +182,7 @@ impl NodeConfig {
             public_ip: None,
             metrics_listen: None,
             storage_cap_mb: default_storage_cap_mb(),
+            blob_cap_mb: default_blob_cap_mb(),
             durability: Durability::default(),
             sweep_interval_secs: default_sweep_interval(),
             rate_limit: RateLimitConfig::default(),

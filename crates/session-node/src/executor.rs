@@ -104,6 +104,13 @@ impl Executor {
         if !is_replicated(&request) {
             return Err(RpcError::bad_request("only single writes are forwarded"));
         }
+        // A blob certifies itself (its name is its hash) and anyone may store one, so any listed
+        // node may pass one on (a hand-over comes from the old swarm, which a new member may
+        // never have seen listed); it is still routed: only the blob's own swarm takes it.
+        if let Some(name) = crate::blobs::routing_key(&request) {
+            name?;
+            return self.single(request, true).await;
+        }
         let pubkey = account_of(&request)
             .ok_or_else(|| RpcError::bad_request("only single writes are forwarded"))?;
         let account = AccountKey::parse(pubkey)?;
@@ -117,6 +124,11 @@ impl Executor {
     }
 
     async fn single(&self, request: Request, forwarded: bool) -> RpcResult {
+        if let Some(name) = crate::blobs::routing_key(&request) {
+            if let Route::Elsewhere(body) = self.network.route(&name?) {
+                return Err(RpcError::new(421, body.to_string()));
+            }
+        }
         if let Some(pubkey) = account_of(&request) {
             let account = AccountKey::parse(pubkey)?;
             if let Route::Elsewhere(body) = self.network.route(&account.key()) {

@@ -2,6 +2,8 @@
 
 pub mod admin;
 pub mod auth;
+pub mod blob_sync;
+pub mod blobs;
 pub mod blocking;
 pub mod commands;
 pub mod config;
@@ -121,6 +123,7 @@ impl RunningNode {
                 config.durability,
             )?
             .with_quota(config.account_quota)
+            .with_blob_cap(config.blob_cap_mb.saturating_mul(1024 * 1024))
             .with_wait_limits(config.waits),
         );
         let listener = match bound {

@@ -76,6 +76,8 @@ impl RpcContext {
             Request::RevokeSubaccount(p) => self.revoke(p, now),
             Request::UnrevokeSubaccount(p) => self.unrevoke(p, now),
             Request::RevokedSubaccounts(p) => self.revoked_subaccounts(p, now),
+            Request::StoreBlob(p) => self.store_blob(p, now),
+            Request::FetchBlob(p) => self.fetch_blob(p, now),
             // `Request` is non-exhaustive across crates; a method added there and not here is
             // refused rather than mishandled.
             #[allow(unreachable_patterns)]
@@ -1153,5 +1155,6 @@ pub fn is_replicated(request: &Request) -> bool {
             | Request::ExpireAll(_)
             | Request::RevokeSubaccount(_)
             | Request::UnrevokeSubaccount(_)
+            | Request::StoreBlob(_)
     )
 }

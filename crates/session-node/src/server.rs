@@ -344,6 +344,7 @@ async fn route(
         FORWARD_PATH,
         PULL_PATH,
         PUSH_PATH,
+        crate::blob_sync::BLOB_PULL_PATH,
         NODE_LIST_PATH,
         NODE_LIST_PUSH_PATH,
         JSON_RPC_PATH,
@@ -460,6 +461,19 @@ async fn route(
                 .await
                 .unwrap_or_else(Err);
             (if pull { "pull" } else { "push" }, result)
+        }
+        crate::blob_sync::BLOB_PULL_PATH => {
+            let peer = match verify_node() {
+                Ok(peer) => peer,
+                Err(e) => return ("sync", e.status, text(e.status, e.message)),
+            };
+            let (storage, network) = (executor.rpc.storage.clone(), network.clone());
+            let result = service
+                .db
+                .run(move || crate::blob_sync::serve_pull(&storage, &network, &peer, &body))
+                .await
+                .unwrap_or_else(Err);
+            ("blob_pull", result)
         }
         NODE_LIST_PATH => (
             "node_list",

@@ -218,6 +218,7 @@ pub struct Storage {
     /// Stores waiting for the next group commit.
     queue: Mutex<Vec<QueuedStore>>,
     cap_bytes: u64,
+    blob_cap_bytes: u64,
     quota: AccountQuota,
     count: AtomicU64,
     bytes: AtomicU64,
@@ -363,6 +364,7 @@ impl Storage {
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
         migrate(&conn)?;
+        crate::blobs::migrate(&conn, path)?;
         let (count, bytes): (i64, i64) = conn.query_row(
             "SELECT COUNT(*), COALESCE(SUM(length(data)), 0) FROM messages",
             [],
@@ -372,6 +374,7 @@ impl Storage {
             conn: Mutex::new(conn),
             queue: Mutex::new(Vec::new()),
             cap_bytes,
+            blob_cap_bytes: crate::blobs::DEFAULT_BLOB_CAP_MB * 1024 * 1024,
             quota: AccountQuota::default(),
             count: AtomicU64::new(u64::try_from(count).unwrap_or(0)),
             bytes: AtomicU64::new(u64::try_from(bytes).unwrap_or(0)),
@@ -394,6 +397,22 @@ impl Storage {
     pub fn with_quota(mut self, quota: AccountQuota) -> Self {
         self.quota = quota;
         self
+    }
+
+    /// Sets the cap of blob bytes (attachment chunks), apart from the message cap.
+    pub fn with_blob_cap(mut self, cap_bytes: u64) -> Self {
+        self.blob_cap_bytes = cap_bytes;
+        self
+    }
+
+    /// The cap of blob bytes.
+    pub fn blob_cap_bytes(&self) -> u64 {
+        self.blob_cap_bytes
+    }
+
+    /// The connection, for the tables other modules own ([`crate::blobs`]).
+    pub(crate) fn connection(&self) -> Result<std::sync::MutexGuard<'_, Connection>, StorageError> {
+        self.lock()
     }
 
     fn lock(&self) -> Result<std::sync::MutexGuard<'_, Connection>, StorageError> {
@@ -915,6 +934,7 @@ impl Storage {
     /// beyond their unexpired messages (and revocations they asked for).
     pub fn sweep_expired(&self, now: u64) -> Result<u64, StorageError> {
         let conn = self.lock()?;
+        crate::blobs::sweep(&conn, now)?;
         let mut touched = std::collections::BTreeSet::new();
         let (mut count, mut bytes) = (0u64, 0u64);
         let mut inbox: std::collections::BTreeMap<i64, (i64, i64)> = Default::default();

@@ -341,9 +341,11 @@ pub async fn run(
         }
         for peer in network.swarm_peers() {
             pull_from(&storage, &network, &peers, peer).await;
+            crate::blob_sync::pull_from(&storage, &network, &peers, peer).await;
         }
         if hand_off_pending {
-            hand_off_pending = !hand_off(&storage, &network, &peers).await;
+            let blobs_done = crate::blob_sync::hand_off(&storage, &network, &peers).await;
+            hand_off_pending = !(hand_off(&storage, &network, &peers).await && blobs_done);
         }
     }
 }

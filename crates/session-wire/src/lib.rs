@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod blob;
 mod error;
 pub mod frame;
 pub mod group_update;
@@ -10,6 +11,7 @@ pub mod padding;
 pub mod protos;
 pub mod rpc;
 
+pub use blob::{blob_name, blob_name_hex, blob_name_hex_of, parse_blob_name};
 pub use error::WireError;
 pub use frame::{encode_frame, parse_frame, Frame, LayerRoute, ReplyFormat};
 pub use hash::message_hash;

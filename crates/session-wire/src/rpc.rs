@@ -67,6 +67,11 @@ pub enum Request {
     UnrevokeSubaccount(UnrevokeParams),
     /// `revoked_subaccounts`: the account's revoked subaccount tokens.
     RevokedSubaccounts(RevokedSubaccountsParams),
+    /// `store_blob`: keep a content-addressed blob (an attachment chunk) in the swarm nearest
+    /// its name.
+    StoreBlob(StoreBlobParams),
+    /// `fetch_blob`: a blob by name, no signature needed.
+    FetchBlob(FetchBlobParams),
 }
 
 /// The raw `{"method", "params"}` envelope of a request.
@@ -137,6 +142,8 @@ impl Request {
             "revoke_subaccount" => Self::RevokeSubaccount(params(m, p)?),
             "unrevoke_subaccount" => Self::UnrevokeSubaccount(params(m, p)?),
             "revoked_subaccounts" => Self::RevokedSubaccounts(params(m, p)?),
+            "store_blob" => Self::StoreBlob(params(m, p)?),
+            "fetch_blob" => Self::FetchBlob(params(m, p)?),
             _ => return Err(WireError::UnknownMethod(method.chars().take(64).collect())),
         })
     }
@@ -160,6 +167,8 @@ impl Request {
             Self::RevokeSubaccount(_) => "revoke_subaccount",
             Self::UnrevokeSubaccount(_) => "unrevoke_subaccount",
             Self::RevokedSubaccounts(_) => "revoked_subaccounts",
+            Self::StoreBlob(_) => "store_blob",
+            Self::FetchBlob(_) => "fetch_blob",
         }
     }
 
@@ -182,6 +191,8 @@ impl Request {
             Self::RevokeSubaccount(p) => serde_json::to_value(p),
             Self::UnrevokeSubaccount(p) => serde_json::to_value(p),
             Self::RevokedSubaccounts(p) => serde_json::to_value(p),
+            Self::StoreBlob(p) => serde_json::to_value(p),
+            Self::FetchBlob(p) => serde_json::to_value(p),
         };
         RawRequest {
             method: self.method().to_owned(),
@@ -566,6 +577,29 @@ pub struct RevokedSubaccountsParams {
     #[serde(flatten)]
     pub auth: Auth,
 }
+
+/// Parameters of `store_blob`. Unsigned: the name is the data's hash ([`crate::blob_name`]),
+/// which the node checks, so nobody can store anything but what the name says.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoreBlobParams {
+    /// The blob's name: BLAKE2b-256 of the data, 64 hex characters.
+    pub name: String,
+    /// The data, base64; at most [`MAX_BLOB_BYTES`] bytes decoded.
+    pub data: String,
+    /// Time to live in milliseconds (default and most [`MAX_TTL_MS`]); a re-store extends it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<u64>,
+}
+
+/// Parameters of `fetch_blob`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FetchBlobParams {
+    /// The blob's name, 64 hex characters.
+    pub name: String,
+}
+
+/// Largest blob, in bytes before base64: a message's limit.
+pub const MAX_BLOB_BYTES: usize = MAX_MESSAGE_BYTES;
 
 /// A string, or a list of strings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
