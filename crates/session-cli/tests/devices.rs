@@ -389,7 +389,9 @@ async fn a_fresh_restore_brings_back_contacts_names_state_and_both_directions_of
             }
         }
         let mut stmt = conn
-            .prepare("SELECT namespace, length(data) FROM messages WHERE namespace IN (2, 3, 4, 6)")
+            .prepare(
+                "SELECT namespace, length(data) FROM messages WHERE namespace IN (2, 3, 4, 6, 7)",
+            )
             .unwrap();
         let rows = stmt
             .query_map([], |r| {
@@ -402,7 +404,7 @@ async fn a_fresh_restore_brings_back_contacts_names_state_and_both_directions_of
         }
     }
     println!("config record sizes by namespace: {config_sizes:?}");
-    for namespace in [2, 3, 4, 6] {
+    for namespace in [2, 3, 4, 6, 7] {
         assert!(
             config_sizes.contains_key(&namespace),
             "no records in {namespace}"
@@ -416,13 +418,92 @@ async fn a_fresh_restore_brings_back_contacts_names_state_and_both_directions_of
             );
         }
     }
-    // Records of every kind (profile, contact, conversation, device) fall in the same
+    // Records of every kind (profile, contact, conversation, device, device key) fall in the same
     // (smallest) bucket: a node cannot tell them apart by size.
-    for namespace in [2, 3, 4, 6] {
+    for namespace in [2, 3, 4, 6, 7] {
         assert!(
             config_sizes[&namespace].iter().all(|&len| len == 256),
             "{config_sizes:?}"
         );
     }
+    net.shutdown().await;
+}
+
+/// The X25519 halves of the account keys a device holds.
+fn held_x25519(m: &Messenger) -> Vec<[u8; 32]> {
+    m.held_account_keys()
+        .unwrap()
+        .iter()
+        .map(|k| *k.public().x25519().as_bytes())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_device_reads_v2_and_a_removed_device_lacks_the_key_made_after() {
+    let net = network().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (_, a, b, bob) = account(dir.path());
+    let (a, b, bob_m) = (
+        a.online(&net).await,
+        b.online(&net).await,
+        bob.online(&net).await,
+    );
+    // Each device learns the other's share key, then takes the keys the other made.
+    for _ in 0..2 {
+        a.sync().await.unwrap();
+        b.sync().await.unwrap();
+    }
+    let (on_a, on_b) = (held_x25519(&a), held_x25519(&b));
+    assert!(on_a.len() >= 2, "{on_a:?}");
+    assert_eq!(
+        on_a.iter().collect::<std::collections::BTreeSet<_>>(),
+        on_b.iter().collect::<std::collections::BTreeSet<_>>(),
+        "both devices hold the same account keys"
+    );
+    // Whichever key Bob finds published, both devices read what he sends (v2).
+    let published = match bob_m.recipient_protocol(&a.account_id()).await {
+        session_client::Recipient::V2(key) => *key.x25519().as_bytes(),
+        other => panic!("Bob would not send v2: {other:?}"),
+    };
+    assert!(on_a.contains(&published) && on_b.contains(&published));
+    bob_m
+        .send(&a.account_id(), "to both devices")
+        .await
+        .unwrap();
+    for device in [&a, &b] {
+        let report = device.sync().await.unwrap();
+        assert_eq!(report.new.len(), 1, "{:?}", report.new);
+        assert_eq!(report.new[0].text, "to both devices");
+    }
+
+    // The laptop removes the phone: a new account key, shared with no one, is published.
+    let phone = b
+        .devices()
+        .unwrap()
+        .into_iter()
+        .find(|d| d.this_device)
+        .unwrap();
+    a.remove_device(&phone.id).await.unwrap();
+    assert!(matches!(b.sync().await, Err(MessengerError::DeviceRemoved)));
+    // A sender with no cached record (Carol) encrypts to the new key: the laptop holds it,
+    // the removed phone never got it.
+    let carol = Party::new(dir.path(), "carol");
+    let carol_m = carol.online(&net).await;
+    let after = match carol_m.recipient_protocol(&a.account_id()).await {
+        session_client::Recipient::V2(key) => *key.x25519().as_bytes(),
+        other => panic!("Carol would not send v2: {other:?}"),
+    };
+    assert!(held_x25519(&a).contains(&after));
+    assert!(
+        !held_x25519(&b).contains(&after),
+        "the removed device holds the new key"
+    );
+    carol_m
+        .send(&a.account_id(), "after the removal")
+        .await
+        .unwrap();
+    let report = a.sync().await.unwrap();
+    assert_eq!(report.new.len(), 1, "{:?}", report.new);
+    assert_eq!(report.new[0].text, "after the removal");
     net.shutdown().await;
 }

@@ -110,7 +110,7 @@ impl Messenger {
         self
     }
 
-    fn key_now(&self) -> u64 {
+    pub(crate) fn key_now(&self) -> u64 {
         match &self.v2.clock {
             Some(clock) => clock(),
             None => self.client().now_ms(),
@@ -136,6 +136,13 @@ impl Messenger {
             return;
         }
         let now = self.key_now();
+        // Several devices: take the keys the others made first (see `account_key_share`).
+        let shared = self.has_other_devices();
+        if shared {
+            if let Err(e) = self.pull_key_shares().await {
+                tracing::info!(error = %e, "account key shares could not be fetched yet");
+            }
+        }
         let pending = {
             let store = self.store();
             let conn = store.conn();
@@ -150,6 +157,20 @@ impl Messenger {
                 }
             }
         };
+        if shared {
+            match self.push_key_shares().await {
+                Ok(true) => {}
+                Ok(false) => {
+                    // Publishing a key some device lacks would make it miss messages.
+                    tracing::info!("account key shares not all stored yet; publishing waits");
+                    return;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "account key shares failed");
+                    return;
+                }
+            }
+        }
         let Some((id, seed)) = pending else { return };
         let record = sign_account_key_record(&self.keys, AccountKeyPair::from_seed(&seed).public());
         let own = self.keys.account_id();

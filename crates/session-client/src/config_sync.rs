@@ -32,12 +32,16 @@ pub enum ConfigKind {
     Conversations,
     /// The device list (ours): namespace 6.
     Devices,
+    /// Each device's public key for account-key shares (ours): namespace 7. Its own kind, not a
+    /// device-list field, so that device records stay in the smallest bucket.
+    DeviceKeys,
 }
 
 impl ConfigKind {
     /// Every kind, in pull order.
-    pub const ALL: [ConfigKind; 4] = [
+    pub const ALL: [ConfigKind; 5] = [
         ConfigKind::Devices,
+        ConfigKind::DeviceKeys,
         ConfigKind::Profile,
         ConfigKind::Contacts,
         ConfigKind::Conversations,
@@ -50,6 +54,7 @@ impl ConfigKind {
             Self::Contacts => 3,
             Self::Conversations => 4,
             Self::Devices => 6,
+            Self::DeviceKeys => 7,
         }
     }
 
@@ -60,6 +65,7 @@ impl ConfigKind {
             Self::Contacts => "Contacts",
             Self::Conversations => "ConvoInfoVolatile",
             Self::Devices => "Devices",
+            Self::DeviceKeys => "DeviceKeys",
         }
     }
 
@@ -634,7 +640,7 @@ pub fn apply(conn: &Connection, kind: ConfigKind, key: &str) -> rusqlite::Result
                 )?;
             }
         }
-        ConfigKind::Devices => {}
+        ConfigKind::Devices | ConfigKind::DeviceKeys => {}
     }
     Ok(())
 }

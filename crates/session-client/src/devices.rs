@@ -2,10 +2,12 @@
 //! entry in namespace 6 of the account's swarm; any device can remove another, which sees its
 //! removal on its next sync and stops syncing.
 //!
-//! Removal is a promise between honest devices, not cryptography: every device holds the same
-//! identity key, so a removed device that ignores its removal can still read the swarm. Making
-//! removal cryptographic needs per-device keys and rotating account keys (the reference's V2
-//! design, DESIGN.md section 9).
+//! Removal rotates the account's v2 key and shares the new one only with the devices that
+//! remain (`account_key_share`), so v2 messages sent after it are unreadable on the removed
+//! device. The rest is a promise between honest devices, not cryptography: every device holds
+//! the same identity key, so a removed device that ignores its removal can still read the
+//! config records and sent-message copies in the account's swarm, v1 messages, and sign as the
+//! account. Per-device identity keys would be needed for more.
 
 use rusqlite::Connection;
 use serde_json::Value;
@@ -73,6 +75,7 @@ pub(crate) fn announce(conn: &Connection, now_ms: u64) -> Result<(), StoreError>
         fields.push((F_SEEN, Value::from(vec![first, now_ms])));
     }
     config_sync::record_local(conn, ConfigKind::Devices, &id, &fields)?;
+    crate::account_key_share::announce(conn)?;
     Ok(())
 }
 
@@ -194,6 +197,9 @@ impl Messenger {
         if let Err(e) = self.push_pending().await {
             tracing::info!(error = %e, "the removal could not be pushed yet; the next sync will");
         }
+        // A new account key, shared only with the devices that remain, published at once.
+        self.rotate_account_key_now()?;
+        self.maintain_account_keys().await;
         Ok(device)
     }
 }

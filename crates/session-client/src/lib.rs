@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod account;
+mod account_key_share;
 mod account_keys;
 pub mod attachments;
 pub mod config_sync;

@@ -251,6 +251,7 @@ impl MessageStore {
         crate::safety::migrate(&conn).map_err(corrupt)?;
         crate::group_store::migrate(&conn).map_err(corrupt)?;
         crate::account_keys::migrate(&conn).map_err(corrupt)?;
+        crate::account_key_share::migrate(&conn).map_err(corrupt)?;
         conn.pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(corrupt)?;
         let check: String = conn

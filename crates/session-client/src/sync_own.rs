@@ -191,7 +191,33 @@ impl Messenger {
         kind: ConfigKind,
         report: &mut AccountSync,
     ) -> Result<(), MessengerError> {
-        let namespace = kind.namespace();
+        let seed = self.keys().seed_bytes();
+        self.pull_own(kind.namespace(), |conn, page| {
+            for (stored_ms, bytes) in page {
+                let Some(record) = open_record(&seed, kind, bytes) else {
+                    report.undecryptable += 1;
+                    continue;
+                };
+                // A copy stored then lives 30 days from then.
+                config_sync::mark_refreshed(conn, kind, &record.key, *stored_ms)?;
+                if config_sync::merge_record(conn, kind, &record)? {
+                    config_sync::apply(conn, kind, &record.key)?;
+                    report.merged += 1;
+                }
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// Fetches what is new in one of the account's own namespaces, from the position reached
+    /// in each swarm member: `file` gets each page's messages (stored time, bytes; messages
+    /// that are not base64 are skipped) before the position moves past them.
+    pub(crate) async fn pull_own(
+        &self,
+        namespace: i16,
+        mut file: impl FnMut(&rusqlite::Connection, &[(u64, Vec<u8>)]) -> Result<(), StoreError>,
+    ) -> Result<(), MessengerError> {
         let own = self.account_id();
         for _ in 0..MAX_PAGES {
             let routed = self
@@ -212,29 +238,15 @@ impl Messenger {
                 .await?;
             let page: RetrieveResponse = serde_json::from_value(routed.body)
                 .map_err(|e| MessengerError::BadAnswer(e.to_string()))?;
-            let seed = self.keys().seed_bytes();
-            let mut touched = Vec::new();
-            for message in &page.messages {
-                let record = STANDARD
-                    .decode(&message.data)
-                    .ok()
-                    .and_then(|bytes| open_record(&seed, kind, &bytes));
-                match record {
-                    Some(record) => touched.push((message.timestamp, record)),
-                    None => report.undecryptable += 1,
-                }
-            }
+            let messages: Vec<(u64, Vec<u8>)> = page
+                .messages
+                .iter()
+                .filter_map(|m| Some((m.timestamp, STANDARD.decode(&m.data).ok()?)))
+                .collect();
             {
                 let store = self.store();
                 let conn = store.conn();
-                for (stored_ms, record) in &touched {
-                    // A copy stored then lives 30 days from then.
-                    config_sync::mark_refreshed(conn, kind, &record.key, *stored_ms)?;
-                    if config_sync::merge_record(conn, kind, record)? {
-                        config_sync::apply(conn, kind, &record.key)?;
-                        report.merged += 1;
-                    }
-                }
+                file(conn, &messages)?;
                 if let Some(last) = page.messages.last() {
                     conn.execute(
                         "INSERT INTO poll_positions (node, namespace, last_hash) VALUES (?1, ?2, ?3)
@@ -249,6 +261,17 @@ impl Messenger {
             }
         }
         Ok(())
+    }
+
+    /// Stores `payload` in the account's own swarm (signed); whether a member took it.
+    pub(crate) async fn store_in_own_swarm(
+        &self,
+        namespace: i16,
+        ttl: u64,
+        payload: &[u8],
+    ) -> bool {
+        self.store_own(&self.account_id(), namespace, ttl, payload)
+            .await
     }
 }
 
