@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use serde_json::Value;
-use session_crypto::group_bt::{self, BtValue, DictWriter};
+use session_crypto::bt::{self, BtValue, DictWriter};
 use session_crypto::group_keys::{
     build_keys_message, build_supplement, parse_keys_message, GroupId, GroupIdentity, GroupKey,
 };
@@ -204,7 +204,7 @@ fn encode_members(seqno: u64, members: &[GroupMember]) -> Vec<u8> {
 }
 
 fn decode_members(plain: &[u8]) -> Option<(u64, Vec<GroupMember>)> {
-    let dict = group_bt::decode_dict(plain).ok()?;
+    let dict = bt::decode_dict(plain).ok()?;
     let seqno = u64::try_from(dict.get(b"#")?.as_int()?).ok()?;
     let mut members = Vec::new();
     for entry in dict.get(b"m")?.as_list()? {
@@ -230,7 +230,7 @@ fn encode_info(seqno: u64, name: &str, description: &str, deleted: bool) -> Vec<
 }
 
 fn decode_info(plain: &[u8]) -> Option<(u64, String, String, bool)> {
-    let dict = group_bt::decode_dict(plain).ok()?;
+    let dict = bt::decode_dict(plain).ok()?;
     let seqno = u64::try_from(dict.get(b"#")?.as_int()?).ok()?;
     let text = |key: &[u8]| String::from_utf8(dict.bytes(key)?.to_vec()).ok();
     Some((
@@ -256,7 +256,7 @@ fn encode_removal(group: &GroupIdentity, removed: &[AccountId], now_ms: u64) -> 
 }
 
 fn decode_removal(group: &GroupId, bytes: &[u8]) -> Option<(Vec<AccountId>, u64)> {
-    let dict = group_bt::decode_dict(bytes).ok()?;
+    let dict = bt::decode_dict(bytes).ok()?;
     let signature: [u8; 64] = dict.bytes(b"~")?.try_into().ok()?;
     let signed = bytes.get(..dict.offset_of(b"~")?)?;
     group.ed25519().verify(signed, &signature).ok()?;

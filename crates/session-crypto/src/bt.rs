@@ -1,83 +1,337 @@
-//! The small part of bencoding (bt) that Session Protocol v2 needs: dictionaries whose keys are
-//! byte strings in ascending order and whose values are byte strings.
+//! Bencoding ("bt" in the reference: oxenc's `bt_dict`), the container of the group and v2
+//! formats: integers `i<n>e`, byte strings `<len>:<bytes>`, lists `l...e` and dictionaries
+//! `d...e` with keys in ascending byte order.
 //!
-//! Signed dicts end with a `~` entry whose signature covers every byte of the dict before the
-//! `~` key (the convention of libsession-util's producers and consumers).
+//! The decoder is strict (canonical integers, ascending unique keys, nothing after the value
+//! but where a format pads after a dictionary: [`decode_dict_prefix`]), so every value has one
+//! encoding and a signature over encoded bytes means one thing.
 
-/// Appends the byte string `value` in bt form: `<len>:<bytes>`.
-pub(crate) fn put_bytes(out: &mut Vec<u8>, value: &[u8]) {
-    out.extend_from_slice(value.len().to_string().as_bytes());
-    out.push(b':');
-    out.extend_from_slice(value);
+use std::collections::BTreeMap;
+
+use crate::CryptoError;
+
+/// Deepest nesting the decoder accepts (the group formats nest three levels at most).
+const MAX_DEPTH: usize = 8;
+
+/// A bencoded value.
+#[derive(Clone, PartialEq, Eq)]
+pub enum BtValue {
+    /// An integer.
+    Int(i64),
+    /// A byte string.
+    Bytes(Vec<u8>),
+    /// A list.
+    List(Vec<BtValue>),
+    /// A dictionary (keys sorted, as the encoding requires).
+    Dict(BTreeMap<Vec<u8>, BtValue>),
 }
 
-/// Appends the entry `key: value` (both byte strings).
-pub(crate) fn put_entry(out: &mut Vec<u8>, key: &[u8], value: &[u8]) {
-    put_bytes(out, key);
-    put_bytes(out, value);
-}
-
-/// One entry of a parsed dict: its key, its value, and the offset at which the key starts (the
-/// length of the signed prefix when the key is `~`).
-#[derive(Debug)]
-pub(crate) struct Entry<'a> {
-    /// The key.
-    pub key: &'a [u8],
-    /// The value.
-    pub value: &'a [u8],
-    /// Offset of the key's first byte in the input.
-    pub start: usize,
-}
-
-/// Parses a dict of byte-string values at the start of `input`; returns its entries and the
-/// number of bytes it took. Keys must be strictly ascending; any other value type is refused.
-pub(crate) fn parse_dict(input: &[u8]) -> Result<(Vec<Entry<'_>>, usize), &'static str> {
-    if input.first() != Some(&b'd') {
-        return Err("not a dict");
-    }
-    let mut pos = 1;
-    let mut entries: Vec<Entry<'_>> = Vec::new();
-    loop {
-        match input.get(pos) {
-            None => return Err("dict not terminated"),
-            Some(b'e') => return Ok((entries, pos + 1)),
-            Some(_) => {}
+impl std::fmt::Debug for BtValue {
+    // Byte strings may be key material: show their length only.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Int(n) => write!(f, "Int({n})"),
+            Self::Bytes(b) => write!(f, "Bytes({} bytes)", b.len()),
+            Self::List(items) => f.debug_list().entries(items).finish(),
+            Self::Dict(map) => f
+                .debug_map()
+                .entries(map.iter().map(|(k, v)| (String::from_utf8_lossy(k), v)))
+                .finish(),
         }
-        let start = pos;
-        let key = take_bytes(input, &mut pos)?;
-        if let Some(last) = entries.last() {
-            if key <= last.key {
-                return Err("dict keys out of order");
+    }
+}
+
+impl BtValue {
+    /// The encoding of this value.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.encode_into(&mut out);
+        out
+    }
+
+    /// Appends the encoding of this value to `out`.
+    pub fn encode_into(&self, out: &mut Vec<u8>) {
+        match self {
+            Self::Int(n) => {
+                out.push(b'i');
+                out.extend_from_slice(n.to_string().as_bytes());
+                out.push(b'e');
+            }
+            Self::Bytes(bytes) => encode_bytes(bytes, out),
+            Self::List(items) => {
+                out.push(b'l');
+                for item in items {
+                    item.encode_into(out);
+                }
+                out.push(b'e');
+            }
+            Self::Dict(map) => {
+                out.push(b'd');
+                for (key, value) in map {
+                    encode_bytes(key, out);
+                    value.encode_into(out);
+                }
+                out.push(b'e');
             }
         }
-        let value = take_bytes(input, &mut pos)?;
-        entries.push(Entry { key, value, start });
+    }
+
+    /// The byte string, if this is one.
+    pub fn as_bytes(&self) -> Option<&[u8]> {
+        match self {
+            Self::Bytes(b) => Some(b),
+            _ => None,
+        }
+    }
+
+    /// The integer, if this is one.
+    pub fn as_int(&self) -> Option<i64> {
+        match self {
+            Self::Int(n) => Some(*n),
+            _ => None,
+        }
+    }
+
+    /// The list, if this is one.
+    pub fn as_list(&self) -> Option<&[BtValue]> {
+        match self {
+            Self::List(items) => Some(items),
+            _ => None,
+        }
+    }
+
+    /// The dictionary, if this is one.
+    pub fn as_dict(&self) -> Option<&BTreeMap<Vec<u8>, BtValue>> {
+        match self {
+            Self::Dict(map) => Some(map),
+            _ => None,
+        }
     }
 }
 
-/// Reads one `<len>:<bytes>` at `*pos`, advancing it.
-fn take_bytes<'a>(input: &'a [u8], pos: &mut usize) -> Result<&'a [u8], &'static str> {
-    let rest = input.get(*pos..).ok_or("truncated")?;
-    let colon = rest
-        .iter()
-        .take(8)
-        .position(|&b| b == b':')
-        .ok_or("bad string length")?;
-    let digits = &rest[..colon];
-    if digits.is_empty()
-        || !digits.iter().all(u8::is_ascii_digit)
-        || (digits.len() > 1 && digits[0] == b'0')
-    {
-        return Err("bad string length");
+/// Appends `<len>:<bytes>`.
+pub fn encode_bytes(bytes: &[u8], out: &mut Vec<u8>) {
+    out.extend_from_slice(bytes.len().to_string().as_bytes());
+    out.push(b':');
+    out.extend_from_slice(bytes);
+}
+
+/// A top-level dictionary as decoded, with the offset at which each key's encoding starts (what
+/// a trailing signature covers: everything before its key).
+#[derive(Debug, Clone)]
+pub struct DecodedDict {
+    /// The entries in the order they appear (ascending keys).
+    pub entries: Vec<(Vec<u8>, BtValue, usize)>,
+}
+
+impl DecodedDict {
+    /// The value under `key`.
+    pub fn get(&self, key: &[u8]) -> Option<&BtValue> {
+        self.entries
+            .iter()
+            .find(|(k, _, _)| k == key)
+            .map(|(_, v, _)| v)
     }
-    let len: usize = digits
-        .iter()
-        .fold(0usize, |n, &d| n * 10 + usize::from(d - b'0'));
-    let body = rest
-        .get(colon + 1..colon + 1 + len)
-        .ok_or("string runs past the end")?;
-    *pos += colon + 1 + len;
-    Ok(body)
+
+    /// The offset where `key`'s encoding starts.
+    pub fn offset_of(&self, key: &[u8]) -> Option<usize> {
+        self.entries
+            .iter()
+            .find(|(k, _, _)| k == key)
+            .map(|(_, _, at)| *at)
+    }
+
+    /// The byte string under `key`.
+    pub fn bytes(&self, key: &[u8]) -> Option<&[u8]> {
+        self.get(key).and_then(BtValue::as_bytes)
+    }
+}
+
+/// Decodes `input` as exactly one value.
+pub fn decode(input: &[u8]) -> Result<BtValue, CryptoError> {
+    let mut parser = Parser { input, at: 0 };
+    let value = parser.value(0)?;
+    parser.finish()?;
+    Ok(value)
+}
+
+/// Decodes `input` as exactly one dictionary, keeping each key's offset.
+pub fn decode_dict(input: &[u8]) -> Result<DecodedDict, CryptoError> {
+    let (dict, used) = decode_dict_prefix(input)?;
+    if used != input.len() {
+        return Err(malformed());
+    }
+    Ok(dict)
+}
+
+/// Decodes the dictionary `input` starts with (padding may follow it), keeping each key's
+/// offset; returns it and the number of bytes it took.
+pub fn decode_dict_prefix(input: &[u8]) -> Result<(DecodedDict, usize), CryptoError> {
+    let mut parser = Parser { input, at: 0 };
+    parser.expect(b'd')?;
+    let mut entries: Vec<(Vec<u8>, BtValue, usize)> = Vec::new();
+    while parser.peek()? != b'e' {
+        let offset = parser.at;
+        let key = parser.string()?;
+        if entries.last().is_some_and(|(last, _, _)| *last >= key) {
+            return Err(malformed());
+        }
+        let value = parser.value(1)?;
+        entries.push((key, value, offset));
+    }
+    parser.at += 1;
+    Ok((DecodedDict { entries }, parser.at))
+}
+
+fn malformed() -> CryptoError {
+    CryptoError::Malformed("bencoded data")
+}
+
+struct Parser<'a> {
+    input: &'a [u8],
+    at: usize,
+}
+
+impl Parser<'_> {
+    fn peek(&self) -> Result<u8, CryptoError> {
+        self.input.get(self.at).copied().ok_or_else(malformed)
+    }
+
+    fn expect(&mut self, byte: u8) -> Result<(), CryptoError> {
+        if self.peek()? != byte {
+            return Err(malformed());
+        }
+        self.at += 1;
+        Ok(())
+    }
+
+    fn finish(&self) -> Result<(), CryptoError> {
+        if self.at == self.input.len() {
+            Ok(())
+        } else {
+            Err(malformed())
+        }
+    }
+
+    /// Digits up to (not including) `end`, as a canonical decimal.
+    fn number(&mut self, end: u8, allow_negative: bool) -> Result<i64, CryptoError> {
+        let start = self.at;
+        let rest = &self.input[start..];
+        let len = rest.iter().position(|&b| b == end).ok_or_else(malformed)?;
+        let text = std::str::from_utf8(&rest[..len]).map_err(|_| malformed())?;
+        let digits = text
+            .strip_prefix('-')
+            .filter(|_| allow_negative)
+            .unwrap_or(text);
+        let canonical = !digits.is_empty()
+            && digits.bytes().all(|b| b.is_ascii_digit())
+            && (digits == "0" || !digits.starts_with('0'))
+            && text != "-0";
+        if !canonical {
+            return Err(malformed());
+        }
+        let value = text.parse::<i64>().map_err(|_| malformed())?;
+        self.at = start + len + 1;
+        Ok(value)
+    }
+
+    fn string(&mut self) -> Result<Vec<u8>, CryptoError> {
+        let len = usize::try_from(self.number(b':', false)?).map_err(|_| malformed())?;
+        let end = self.at.checked_add(len).ok_or_else(malformed)?;
+        let bytes = self.input.get(self.at..end).ok_or_else(malformed)?.to_vec();
+        self.at = end;
+        Ok(bytes)
+    }
+
+    fn value(&mut self, depth: usize) -> Result<BtValue, CryptoError> {
+        if depth > MAX_DEPTH {
+            return Err(malformed());
+        }
+        match self.peek()? {
+            b'i' => {
+                self.at += 1;
+                Ok(BtValue::Int(self.number(b'e', true)?))
+            }
+            b'l' => {
+                self.at += 1;
+                let mut items = Vec::new();
+                while self.peek()? != b'e' {
+                    items.push(self.value(depth + 1)?);
+                }
+                self.at += 1;
+                Ok(BtValue::List(items))
+            }
+            b'd' => {
+                self.at += 1;
+                let mut map = BTreeMap::new();
+                let mut last: Option<Vec<u8>> = None;
+                while self.peek()? != b'e' {
+                    let key = self.string()?;
+                    if last.as_ref().is_some_and(|l| *l >= key) {
+                        return Err(malformed());
+                    }
+                    let value = self.value(depth + 1)?;
+                    last = Some(key.clone());
+                    map.insert(key, value);
+                }
+                self.at += 1;
+                Ok(BtValue::Dict(map))
+            }
+            b'0'..=b'9' => Ok(BtValue::Bytes(self.string()?)),
+            _ => Err(malformed()),
+        }
+    }
+}
+
+/// Builds a dictionary encoding key by key (keys must be given in ascending order), for
+/// formats whose last entry signs the ones before it.
+#[derive(Debug, Default)]
+pub struct DictWriter {
+    out: Vec<u8>,
+}
+
+impl DictWriter {
+    /// An empty dictionary.
+    pub fn new() -> Self {
+        Self::with_capacity(64)
+    }
+
+    /// An empty dictionary with room for `bytes` of encoding.
+    pub fn with_capacity(bytes: usize) -> Self {
+        let mut out = Vec::with_capacity(bytes);
+        out.push(b'd');
+        Self { out }
+    }
+
+    /// Appends `key` and `value`.
+    pub fn entry(&mut self, key: &[u8], value: &BtValue) -> &mut Self {
+        encode_bytes(key, &mut self.out);
+        value.encode_into(&mut self.out);
+        self
+    }
+
+    /// Appends `key` with a byte-string value.
+    pub fn bytes(&mut self, key: &[u8], value: &[u8]) -> &mut Self {
+        encode_bytes(key, &mut self.out);
+        encode_bytes(value, &mut self.out);
+        self
+    }
+
+    /// Appends `key` with an integer value.
+    pub fn int(&mut self, key: &[u8], value: i64) -> &mut Self {
+        self.entry(key, &BtValue::Int(value))
+    }
+
+    /// The bytes so far (what a signature entry appended next would cover).
+    pub fn so_far(&self) -> &[u8] {
+        &self.out
+    }
+
+    /// Closes the dictionary.
+    pub fn finish(mut self) -> Vec<u8> {
+        self.out.push(b'e');
+        self.out
+    }
 }
 
 #[cfg(test)]
@@ -85,36 +339,30 @@ mod tests {
     use super::*;
 
     #[test]
-    fn round_trip_and_offsets() {
-        let mut d = vec![b'd'];
-        put_entry(&mut d, b"S", b"abc");
-        put_entry(&mut d, b"c", b"");
-        let sig_at = d.len();
-        put_entry(&mut d, b"~", b"xy");
-        d.push(b'e');
-        assert_eq!(d, b"d1:S3:abc1:c0:1:~2:xye");
-        let (entries, used) = parse_dict(&d).unwrap();
-        assert_eq!(used, d.len());
-        assert_eq!(entries.len(), 3);
-        assert_eq!(entries[2].start, sig_at);
-        assert_eq!(entries[0].value, b"abc");
-    }
-
-    #[test]
-    fn refuses_malformed() {
+    fn round_trip_and_strictness() {
+        let mut map = BTreeMap::new();
+        map.insert(b"a".to_vec(), BtValue::Int(-5));
+        map.insert(
+            b"b".to_vec(),
+            BtValue::List(vec![BtValue::Bytes(b"xy".to_vec()), BtValue::Int(0)]),
+        );
+        let value = BtValue::Dict(map);
+        let encoded = value.encode();
+        assert_eq!(encoded, b"d1:ai-5e1:bl2:xyi0eee");
+        assert_eq!(decode(&encoded), Ok(value));
         for bad in [
-            &b""[..],
-            b"l",
-            b"d",
-            b"d1:S",
-            b"d1:S3:ab",
-            b"d1:c0:1:S0:e",
-            b"d1:S0:1:S0:e",
-            b"d01:S0:e",
-            b"di1e0:e",
-            b"d999999999:e",
+            &b"i-0e"[..],
+            b"i03e",
+            b"d1:bi1e1:ai1ee",
+            b"d1:ai1e1:ai1ee",
+            b"3:ab",
+            b"i1ee",
+            b"le ",
+            b"",
         ] {
-            assert!(parse_dict(bad).is_err(), "{bad:?}");
+            assert!(decode(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
         }
+        let dict = decode_dict(b"d1:#i1e1:~2:zze").unwrap();
+        assert_eq!(dict.offset_of(b"~"), Some(7));
     }
 }

@@ -11,7 +11,7 @@ use std::str::FromStr;
 use chacha20::cipher::{KeyIvInit, StreamCipher};
 use zeroize::{Zeroize, Zeroizing};
 
-use crate::group_bt::{self, BtValue, DictWriter};
+use crate::bt::{self, BtValue, DictWriter};
 use crate::group_multi::{self, TAG_BYTES};
 use crate::hash::{blake2b, fixed_key_hash};
 use crate::{
@@ -275,7 +275,7 @@ pub struct VerifiedKeys {
 
 /// Parses a keys message or supplement and checks the group's signature over it.
 pub fn parse_keys_message(group: &GroupId, bytes: &[u8]) -> Result<VerifiedKeys, CryptoError> {
-    let dict = group_bt::decode_dict(bytes)?;
+    let dict = bt::decode_dict(bytes)?;
     let bad = || CryptoError::Malformed("keys message");
     let signature: [u8; 64] = dict
         .bytes(b"~")
@@ -369,7 +369,7 @@ fn key_from_plain(generation: u64, plain: &[u8]) -> Result<GroupKey, CryptoError
 /// The plaintext of a supplement: a list of `{g: generation, k: key, t: time}` dictionaries.
 fn parse_key_list(plain: &[u8]) -> Result<Vec<GroupKey>, CryptoError> {
     let bad = || CryptoError::Malformed("key supplement");
-    let value = group_bt::decode(plain)?;
+    let value = bt::decode(plain)?;
     value
         .as_list()
         .ok_or_else(bad)?

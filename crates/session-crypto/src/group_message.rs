@@ -6,7 +6,7 @@
 //! `24 + 16 + length` is a multiple of the padding; the output is
 //! `nonce(24) || XChaCha20-Poly1305(group key, nonce, padded dict)`.
 
-use crate::group_bt::{self, DictWriter};
+use crate::bt::{self, DictWriter};
 use crate::group_keys::{GroupId, GroupKey};
 use crate::group_multi::{open, seal, TAG_BYTES};
 use crate::{AccountId, CryptoError, CryptoRngCore, Ed25519PublicKey, IdentityKeyPair};
@@ -130,8 +130,8 @@ pub fn decrypt_group_message<'a>(
     let end = inner.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
     inner.truncate(end);
     let bad = || CryptoError::Malformed("group message");
-    let dict = group_bt::decode_dict(&inner)?;
-    if dict.get(b"").and_then(group_bt::BtValue::as_int) != Some(1) {
+    let dict = bt::decode_dict(&inner)?;
+    if dict.get(b"").and_then(bt::BtValue::as_int) != Some(1) {
         return Err(bad());
     }
     let sender_ed25519 = Ed25519PublicKey::from_slice(dict.bytes(b"a").ok_or_else(bad)?)?;

@@ -1,10 +1,9 @@
 #![doc = include_str!("../README.md")]
 
 pub mod attachment;
-mod bt;
+pub mod bt;
 pub mod config_record;
 mod error;
-pub mod group_bt;
 pub mod group_keys;
 pub mod group_message;
 pub mod group_multi;

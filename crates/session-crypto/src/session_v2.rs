@@ -28,7 +28,7 @@ use curve25519_dalek::montgomery::MontgomeryPoint;
 use rand_core::CryptoRngCore;
 use zeroize::Zeroizing;
 
-use crate::bt;
+use crate::bt::{decode_dict, decode_dict_prefix, DictWriter};
 use crate::error::CryptoError;
 use crate::keys::{AccountId, Ed25519PublicKey, IdentityKeyPair, X25519PublicKey, X25519SecretKey};
 use crate::xwing::{
@@ -304,14 +304,12 @@ fn inner_dict(
     recipient: &AccountId,
     content: &[u8],
 ) -> Zeroizing<Vec<u8>> {
-    let mut dict = Zeroizing::new(Vec::with_capacity(content.len() + 128));
-    dict.push(b'd');
-    bt::put_entry(&mut dict, b"S", sender.ed25519_public().as_bytes());
-    bt::put_entry(&mut dict, b"c", content);
-    let digest = signed_digest(recipient, &dict);
-    bt::put_entry(&mut dict, b"~", &sender.sign(&digest));
-    dict.push(b'e');
-    dict
+    let mut dict = DictWriter::with_capacity(content.len() + 128);
+    dict.bytes(b"S", sender.ed25519_public().as_bytes())
+        .bytes(b"c", content);
+    let digest = signed_digest(recipient, dict.so_far());
+    dict.bytes(b"~", &sender.sign(&digest));
+    Zeroizing::new(dict.finish())
 }
 
 fn signed_digest(recipient: &AccountId, dict_so_far: &[u8]) -> [u8; 64] {
@@ -452,7 +450,8 @@ fn open(
             )
             .map_err(|_| CryptoError::DecryptFailed)?,
     );
-    let (entries, used) = bt::parse_dict(&plaintext).map_err(V2Error::BadFormat)?;
+    let (dict, used) = decode_dict_prefix(&plaintext)
+        .map_err(|_| V2Error::BadFormat("the inner dict is not bencoded"))?;
     if plaintext[used..].iter().any(|&b| b != 0) {
         return Err(V2Error::BadFormat("non-zero padding"));
     }
@@ -460,12 +459,15 @@ fn open(
     let mut content = None;
     let mut signature = None;
     let mut pro_signature = None;
-    for entry in &entries {
-        match entry.key {
-            b"S" => sender = Some(Ed25519PublicKey::from_slice(entry.value)?),
-            b"c" => content = Some(entry.value),
-            b"~" => signature = Some((entry.start, entry.value)),
-            b"~P" => pro_signature = Some(sig64(entry.value)?),
+    for (key, value, start) in &dict.entries {
+        let value = value.as_bytes().ok_or(V2Error::BadFormat(
+            "a value of the inner dict is not a string",
+        ))?;
+        match key.as_slice() {
+            b"S" => sender = Some(Ed25519PublicKey::from_slice(value)?),
+            b"c" => content = Some(value),
+            b"~" => signature = Some((*start, value)),
+            b"~P" => pro_signature = Some(sig64(value)?),
             _ => return Err(V2Error::BadFormat("unexpected key in the inner dict")),
         }
     }
@@ -493,14 +495,12 @@ fn sig64(bytes: &[u8]) -> Result<[u8; 64], V2Error> {
 /// The namespace -21 record of an account key: bt-dict `{M: ML-KEM key, X: X25519 key, ~:
 /// Ed25519 signature of the dict so far by the account's identity key}`.
 pub fn sign_account_key_record(identity: &IdentityKeyPair, key: &AccountPublicKey) -> Vec<u8> {
-    let mut dict = Vec::with_capacity(1300);
-    dict.push(b'd');
-    bt::put_entry(&mut dict, b"M", key.mlkem());
-    bt::put_entry(&mut dict, b"X", key.x25519().as_bytes());
-    let signature = identity.sign(&dict);
-    bt::put_entry(&mut dict, b"~", &signature);
-    dict.push(b'e');
-    dict
+    let mut dict = DictWriter::with_capacity(1300);
+    dict.bytes(b"M", key.mlkem())
+        .bytes(b"X", key.x25519().as_bytes());
+    let signature = identity.sign(dict.so_far());
+    dict.bytes(b"~", &signature);
+    dict.finish()
 }
 
 /// Parses a namespace -21 record and checks it was signed by `account`: the signer's Ed25519
@@ -510,18 +510,21 @@ pub fn verify_account_key_record(
     account: &AccountId,
     record: &[u8],
 ) -> Result<AccountPublicKey, V2Error> {
-    let (entries, used) = bt::parse_dict(record).map_err(V2Error::BadFormat)?;
-    if used != record.len() {
-        return Err(V2Error::BadFormat("bytes after the record"));
-    }
-    let [m, x, sig] = entries.as_slice() else {
-        return Err(V2Error::BadFormat("a key record has exactly M, X and ~"));
+    let dict =
+        decode_dict(record).map_err(|_| V2Error::BadFormat("a key record is one bencoded dict"))?;
+    let not_a_record = V2Error::BadFormat("a key record has exactly M, X and ~");
+    let [(m_key, m, _), (x_key, x, _), (sig_key, sig, sig_start)] = dict.entries.as_slice() else {
+        return Err(not_a_record);
     };
-    if (m.key, x.key, sig.key) != (&b"M"[..], &b"X"[..], &b"~"[..]) {
-        return Err(V2Error::BadFormat("a key record has exactly M, X and ~"));
+    if (m_key.as_slice(), x_key.as_slice(), sig_key.as_slice()) != (&b"M"[..], &b"X"[..], &b"~"[..])
+    {
+        return Err(not_a_record);
     }
-    let signature = sig64(sig.value)?;
-    let signed = &record[..sig.start];
+    let (Some(m), Some(x), Some(sig)) = (m.as_bytes(), x.as_bytes(), sig.as_bytes()) else {
+        return Err(not_a_record);
+    };
+    let signature = sig64(sig)?;
+    let signed = &record[..*sig_start];
     let montgomery = MontgomeryPoint(account.x25519().0);
     let verified = [0u8, 1].iter().any(|&sign| {
         montgomery
@@ -532,5 +535,5 @@ pub fn verify_account_key_record(
     if !verified {
         return Err(CryptoError::BadSignature.into());
     }
-    AccountPublicKey::new(X25519PublicKey::from_slice(x.value)?, m.value)
+    AccountPublicKey::new(X25519PublicKey::from_slice(x)?, m)
 }

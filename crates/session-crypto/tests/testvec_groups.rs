@@ -5,7 +5,7 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use session_crypto::group_bt;
+use session_crypto::bt;
 use session_crypto::group_keys::{
     build_keys_message, build_supplement, parse_keys_message, GroupId, GroupIdentity, GroupKey,
     KEY_COPY_BYTES, MEMBER_KEY_MULTIPLE,
@@ -220,13 +220,13 @@ fn multi_encrypt_reproduces_the_published_ciphertexts() {
     assert!(encrypt_for_multiple(&[b"a", b"b"], &recipients, &nonce, sender, domain).is_err());
     // The reference's simple interface wraps the entries as `d 1:# nonce 1:e l ... e e`.
     let mut dict = std::collections::BTreeMap::new();
-    dict.insert(b"#".to_vec(), group_bt::BtValue::Bytes(nonce.to_vec()));
+    dict.insert(b"#".to_vec(), bt::BtValue::Bytes(nonce.to_vec()));
     dict.insert(
         b"e".to_vec(),
-        group_bt::BtValue::List(each.into_iter().map(group_bt::BtValue::Bytes).collect()),
+        bt::BtValue::List(each.into_iter().map(bt::BtValue::Bytes).collect()),
     );
     assert_eq!(
-        hex::encode(group_bt::BtValue::Dict(dict).encode()),
+        hex::encode(bt::BtValue::Dict(dict).encode()),
         "64313a2332343a32ab4bb45d6df5cc14e1c330fb1a8b68ea3826a8c2213a49313a656c32313ae64937e5ea\
          201b84f4e88a976dad900d91caaf6a1732313abcb642c49c6da03f70cdaab2ed6666721318afd63132313a\
          1ecee2215d226817edfdb097f05037eb799309103a6565"
