@@ -1,82 +1,25 @@
 //! The real `session` binary, run as a user would, on a local network of real nodes.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use session_testnet::{Testnet, TestnetConfig};
 
-/// A legacy 13-word Session phrase and the Account ID the reference derives from it.
-const LEGACY_PHRASE: &str =
-    "vexed enjoy pigment films adept voted vexed enjoy pigment films adept voted adept";
-const LEGACY_ACCOUNT_ID: &str =
-    "05d2ad010eeb72d72e561d9de7bd7b6989af77dcabffa03a5111a6c859ae5c3a72";
+mod common;
+
+use common::cli::{account_id_in, fails, ok, run as session_env, stderr, stdout};
 
 /// Runs `session` on `profile` with `args`, feeding `stdin`.
 fn session(profile: &Path, args: &[&str], stdin: &str) -> Output {
     session_env(profile, args, stdin, &[])
 }
 
-fn session_env(profile: &Path, args: &[&str], stdin: &str, env: &[(&str, &str)]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_session"));
-    command
-        .arg("--profile")
-        .arg(profile)
-        .args(args)
-        .env_remove("SESSION_PROFILE")
-        .env_remove("SESSION_NETWORK")
-        .env_remove("SESSION_PASSPHRASE")
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (key, value) in env {
-        command.env(key, value);
-    }
-    let mut child = command.spawn().unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-#[track_caller]
-fn ok(output: Output) -> String {
-    assert!(
-        output.status.success(),
-        "failed: {}\n{}",
-        stdout(&output),
-        stderr(&output)
-    );
-    stdout(&output)
-}
-
-/// Runs a command that must fail, returning its error message.
-#[track_caller]
-fn fails(output: Output) -> String {
-    assert!(!output.status.success(), "succeeded: {}", stdout(&output));
-    stderr(&output)
-}
-
-/// The Account ID in a command's output.
-fn account_id_in(text: &str) -> String {
-    text.split_whitespace()
-        .find(|w| w.len() == 66 && w.starts_with("05"))
-        .unwrap_or_else(|| panic!("no Account ID in {text}"))
-        .to_string()
-}
+/// A legacy 13-word Session phrase and the Account ID the reference derives from it.
+const LEGACY_PHRASE: &str =
+    "vexed enjoy pigment films adept voted vexed enjoy pigment films adept voted adept";
+const LEGACY_ACCOUNT_ID: &str =
+    "05d2ad010eeb72d72e561d9de7bd7b6989af77dcabffa03a5111a6c859ae5c3a72";
 
 /// The recovery phrase `init` printed (the line of 25 words).
 fn phrase_in(text: &str) -> String {

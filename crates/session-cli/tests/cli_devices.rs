@@ -3,64 +3,14 @@
 //! history it gets, an export merged without duplicates, and a removal it is told of.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
-use std::io::{BufRead as _, BufReader, Write as _};
-use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::io::{BufRead as _, BufReader};
 use std::time::Duration;
 
 use session_testnet::{Testnet, TestnetConfig};
 
-fn command(profile: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_session"));
-    command
-        .arg("--profile")
-        .arg(profile)
-        .args(args)
-        .env_remove("SESSION_PROFILE")
-        .env_remove("SESSION_NETWORK")
-        .env_remove("SESSION_PASSPHRASE")
-        .env_remove("SESSION_EXPORT_PASSPHRASE")
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (key, value) in env {
-        command.env(key, value);
-    }
-    command
-}
+mod common;
 
-fn session(profile: &Path, args: &[&str], stdin: &str, env: &[(&str, &str)]) -> Output {
-    let mut child = command(profile, args, env).spawn().unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
-}
-
-#[track_caller]
-fn ok(output: Output) -> String {
-    let out = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(
-        output.status.success(),
-        "failed: {out}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    out
-}
-
-#[track_caller]
-fn fails(output: Output) -> String {
-    assert!(
-        !output.status.success(),
-        "succeeded: {}",
-        String::from_utf8_lossy(&output.stdout)
-    );
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
+use common::cli::{command, fails, ok, run as session};
 
 /// The SAS line of a command's output: emoji, then their names in brackets.
 fn sas_in(text: &str) -> String {

@@ -3,38 +3,16 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use session_testnet::{Testnet, TestnetConfig};
 
+mod common;
+
+use common::cli::{account_id_in, ok};
+
 fn session(profile: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_session"))
-        .arg("--profile")
-        .arg(profile)
-        .args(args)
-        .env_remove("SESSION_PROFILE")
-        .env_remove("SESSION_NETWORK")
-        .env_remove("SESSION_PASSPHRASE")
-        .env("RUST_LOG", "warn")
-        .output()
-        .unwrap()
-}
-
-fn ok(output: Output) -> String {
-    let text = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(
-        output.status.success(),
-        "failed: {text}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    text
-}
-
-fn account_id_in(text: &str) -> String {
-    text.split_whitespace()
-        .find(|w| w.len() == 66 && w.starts_with("05"))
-        .unwrap()
-        .to_owned()
+    common::cli::run(profile, args, "", &[])
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,54 +3,22 @@
 //! processes on a real local network, and `verify`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
-use std::io::{BufRead as _, BufReader, Write as _};
+use std::io::{BufRead as _, BufReader};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use session_testnet::{Testnet, TestnetConfig};
 
+mod common;
+
+use common::cli::{fails, ok};
+
 fn command(profile: &Path, args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_session"));
-    command
-        .arg("--profile")
-        .arg(profile)
-        .args(args)
-        .env_remove("SESSION_PROFILE")
-        .env_remove("SESSION_NETWORK")
-        .env_remove("SESSION_PASSPHRASE")
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    command
+    common::cli::command(profile, args, &[])
 }
 
 fn session(profile: &Path, args: &[&str], stdin: &str) -> Output {
-    let mut child = command(profile, args).spawn().unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
-}
-
-#[track_caller]
-fn ok(output: Output) -> String {
-    let out = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(
-        output.status.success(),
-        "failed: {out}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    out
-}
-
-#[track_caller]
-fn fails(output: Output) -> String {
-    assert!(!output.status.success(), "succeeded");
-    String::from_utf8_lossy(&output.stderr).into_owned()
+    common::cli::run(profile, args, stdin, &[])
 }
 
 fn first_line(text: &str) -> String {

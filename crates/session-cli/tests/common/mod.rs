@@ -1,6 +1,7 @@
 //! Shared by the messenger and CLI tests: people with profiles of their own on a local network.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod cli;
 use std::path::{Path, PathBuf};
 
 use session_client::{KdfParams, Messenger, OnionClient, PathPolicy, Profile};
