@@ -44,9 +44,20 @@ pub(crate) fn fixed_key_hash<const N: usize>(key: &[u8], parts: &[&[u8]]) -> [u8
 /// Unkeyed BLAKE2b with an `N`-byte output (1 to 64) and a 16-byte personalisation string
 /// (libsodium `crypto_generichash_blake2b_salt_personal` with no key and no salt).
 pub fn blake2b_personal<const N: usize>(personal: &[u8; 16], parts: &[&[u8]]) -> [u8; N] {
+    blake2b_keyed_personal(&[], personal, parts)
+}
+
+/// BLAKE2b with an `N`-byte output (1 to 64), a key (empty: none; callers give at most 64
+/// bytes, the hash's limit; a longer one is cut to 64) and a 16-byte personalisation string.
+pub fn blake2b_keyed_personal<const N: usize>(
+    key: &[u8],
+    personal: &[u8; 16],
+    parts: &[&[u8]],
+) -> [u8; N] {
     const { assert!(N >= 1 && N <= 64, "BLAKE2b output is 1 to 64 bytes") };
     let mut state = blake2b_simd::Params::new()
         .hash_length(N)
+        .key(&key[..key.len().min(64)])
         .personal(personal)
         .to_state();
     for part in parts {

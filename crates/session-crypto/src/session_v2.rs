@@ -30,6 +30,7 @@ use zeroize::Zeroizing;
 
 use crate::bt::{decode_dict, decode_dict_prefix, DictWriter};
 use crate::error::CryptoError;
+use crate::hash::blake2b_keyed_personal;
 use crate::keys::{AccountId, Ed25519PublicKey, IdentityKeyPair, X25519PublicKey, X25519SecretKey};
 use crate::xwing::{
     sha3_256, shake256, xwing_combine, AccountKeyPair, AccountPublicKey, MLKEM_CIPHERTEXT_LEN,
@@ -210,7 +211,7 @@ pub fn encrypt_v2_nopfs_deterministic(
 
 /// `BLAKE2b-2(E || S; key = X25519 shared secret, personal "Session-Msg-KISS")`.
 fn kiss(shared: &[u8; 32], ephemeral: &X25519PublicKey, identity: &X25519PublicKey) -> [u8; 2] {
-    personal_hash::<2>(
+    blake2b_keyed_personal::<2>(
         shared,
         KISS_PERSONAL,
         &[ephemeral.as_bytes(), identity.as_bytes()],
@@ -228,21 +229,6 @@ fn nopfs_secret(
         ephemeral.as_bytes(),
         NONPFS_LABEL,
     ]))
-}
-
-/// BLAKE2b-N with a key of at most 64 bytes and a 16-byte personalisation.
-fn personal_hash<const N: usize>(key: &[u8], personal: &[u8; 16], parts: &[&[u8]]) -> [u8; N] {
-    let mut state = blake2b_simd::Params::new()
-        .hash_length(N)
-        .key(key)
-        .personal(personal)
-        .to_state();
-    for part in parts {
-        state.update(part);
-    }
-    let mut out = [0u8; N];
-    out.copy_from_slice(state.finalize().as_bytes());
-    out
 }
 
 /// `(key, nonce) = SHAKE256(domain || ss)`.
@@ -313,7 +299,7 @@ fn inner_dict(
 }
 
 fn signed_digest(recipient: &AccountId, dict_so_far: &[u8]) -> [u8; 64] {
-    personal_hash::<64>(&recipient.to_bytes33(), SIG_PERSONAL, &[dict_so_far])
+    blake2b_keyed_personal::<64>(&recipient.to_bytes33(), SIG_PERSONAL, &[dict_so_far])
 }
 
 /// The account key indicator of a v2 message, unmasked with the recipient's long-term key:
